@@ -1,0 +1,174 @@
+/*
+ * main.c — the `tidewater` command line.
+ *
+ *   tidewater version
+ *   tidewater check  [--config FILE] [--set key=value]...
+ *   tidewater config --doc
+ *   tidewater config --show [--config FILE] [--set key=value]...
+ *
+ * Exit status: 0 success; 1 a check failed or the command failed;
+ * 2 usage or configuration error.
+ */
+#include "agent/check.h"
+#include "agent/config.h"
+#include "agent/log.h"
+#include "sinks/kafka_conf.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+extern char **environ;
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Tidewater %s: PostgreSQL logical replication to Kafka as Avro, read-only.\n"
+            "\n"
+            "Usage:\n"
+            "  tidewater check  [--config FILE] [--set key=value]...\n"
+            "      Preflight: verify the server, publication, role, slot and Kafka, one line\n"
+            "      per check with the fix for each failure. Exit 1 if any check fails.\n"
+            "  tidewater config --doc\n"
+            "      Print the configuration reference (Markdown).\n"
+            "  tidewater config --show [--config FILE] [--set key=value]...\n"
+            "      Print the effective configuration, secrets hidden.\n"
+            "  tidewater version\n"
+            "  tidewater --help\n"
+            "\n"
+            "Configuration: a properties file (--config), overridden by TIDEWATER_<KEY>\n"
+            "environment variables, overridden by --set. Keys:\n",
+            TW_VERSION);
+    for (int k = 0; k < TW_CFG__COUNT; k++)
+        fprintf(out, "  %-26s%s\n", tw_config_defs[k].name,
+                (tw_config_defs[k].flags & TW_CF_REQUIRED) ? "(required)" : "");
+    fprintf(out, "  kafka.<property>           any librdkafka property, passed through\n");
+}
+
+static int cmd_version(void)
+{
+    int pq = PQlibVersion();
+    printf("tidewater %s (libpq %d.%d, librdkafka %s, zstd %s)\n", TW_VERSION, pq / 10000,
+           pq % 10000, rd_kafka_version_str(), ZSTD_versionString());
+    return 0;
+}
+
+/* Parses --config/--set from argv[first..], loads file, environment and
+ * assignments in that order, and validates. Returns NULL after logging the
+ * error. *extra receives flags this helper does not know (for the caller). */
+static tw_config *load_config(int argc, char **argv, int first, const char **flag)
+{
+    char err[1024] = "";
+    const char *file = NULL;
+    tw_config *cfg = tw_config_new();
+    if (!cfg) {
+        tw_error("config", "out of memory");
+        return NULL;
+    }
+    /* First pass: the file, so that its values sit under env and --set. */
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) {
+            if (i + 1 >= argc) {
+                tw_error("cli", "%s needs a file name", argv[i]);
+                goto fail;
+            }
+            file = argv[++i];
+        } else if (strcmp(argv[i], "--set") == 0) {
+            if (i + 1 >= argc) {
+                tw_error("cli", "--set needs key=value");
+                goto fail;
+            }
+            i++;
+        } else if (flag && argv[i][0] == '-' && !*flag) {
+            *flag = argv[i];
+        } else {
+            tw_error("cli", "unexpected argument '%s' (see tidewater --help)", argv[i]);
+            goto fail;
+        }
+    }
+    if (file && tw_config_load_file(cfg, file, err, sizeof err) != 0)
+        goto fail_err;
+    if (tw_config_load_env(cfg, environ, err, sizeof err) != 0)
+        goto fail_err;
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0) {
+            if (tw_config_set(cfg, argv[++i], "--set", err, sizeof err) != 0)
+                goto fail_err;
+        } else if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) {
+            i++;
+        }
+    }
+    if (tw_config_finish(cfg, err, sizeof err) != 0)
+        goto fail_err;
+
+    tw_log_configure(tw_log_level_parse(tw_config_str(cfg, TW_CFG_LOG_LEVEL)),
+                     tw_log_format_parse(tw_config_str(cfg, TW_CFG_LOG_FORMAT)));
+
+    /* librdkafka judges the kafka.* keys now, not at first use. */
+    rd_kafka_conf_t *kconf = kafka_conf_build(cfg, "tidewater", err, sizeof err);
+    if (!kconf)
+        goto fail_err;
+    rd_kafka_conf_destroy(kconf);
+    return cfg;
+
+fail_err:
+    tw_error("config", "%s", err);
+fail:
+    tw_config_free(cfg);
+    return NULL;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    tw_config *cfg = load_config(argc, argv, 2, NULL);
+    if (!cfg)
+        return EXIT_USAGE;
+    int fails = tw_check_run(cfg, stdout);
+    tw_config_free(cfg);
+    return fails ? 1 : 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[2], "--doc") == 0) {
+        tw_config_write_doc(stdout);
+        return 0;
+    }
+    const char *flag = NULL;
+    tw_config *cfg = load_config(argc, argv, 2, &flag);
+    if (!cfg)
+        return EXIT_USAGE;
+    if (!flag || strcmp(flag, "--show") != 0) {
+        tw_error("cli", "config needs --doc or --show (see tidewater --help)");
+        tw_config_free(cfg);
+        return EXIT_USAGE;
+    }
+    tw_config_dump(cfg, stdout);
+    tw_config_free(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version();
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc, argv);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(argc, argv);
+    tw_error("cli", "unknown command '%s' (see tidewater --help)", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,170 @@
+#include "agent/pgconn.h"
+
+#include "agent/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_ONLY_OPTION "-c default_transaction_read_only=on"
+
+static void copy_trimmed(const char *msg, char *err, size_t errsize)
+{
+    snprintf(err, errsize, "%s", msg ? msg : "unknown error");
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+void tw_pg_error(PGconn *conn, char *err, size_t errsize)
+{
+    copy_trimmed(conn ? PQerrorMessage(conn) : "out of memory", err, errsize);
+}
+
+PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, int timeout_s,
+                      char *err, size_t errsize)
+{
+    const char *conninfo = tw_config_str(cfg, TW_CFG_SOURCE_CONNINFO);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        snprintf(err, errsize, "source.conninfo does not parse: %s", perr ? perr : "out of memory");
+        PQfreemem(perr);
+        return NULL;
+    }
+
+    /* Parsed options, then ours; at most 8 extra entries. */
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        n++;
+    const char **keys = calloc(n + 9, sizeof *keys);
+    const char **vals = calloc(n + 9, sizeof *vals);
+    char *options = NULL;
+    char timeout[16];
+    PGconn *conn = NULL;
+    if (!keys || !vals) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+
+    const char *user_options = NULL;
+    int have_timeout = 0;
+    size_t i = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "options") == 0) {
+            user_options = o->val;
+            continue;
+        }
+        if (strcmp(o->keyword, "application_name") == 0 ||
+            strcmp(o->keyword, "fallback_application_name") == 0 ||
+            strcmp(o->keyword, "replication") == 0)
+            continue;
+        if (strcmp(o->keyword, "password") == 0 && tw_config_str(cfg, TW_CFG_SOURCE_PASSWORD))
+            continue;
+        if (ovr && ovr->host && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0))
+            continue;
+        if (ovr && ovr->port && strcmp(o->keyword, "port") == 0)
+            continue;
+        if (strcmp(o->keyword, "connect_timeout") == 0)
+            have_timeout = 1;
+        keys[i] = o->keyword;
+        vals[i] = o->val;
+        i++;
+    }
+
+    size_t olen = (user_options ? strlen(user_options) + 1 : 0) + sizeof READ_ONLY_OPTION;
+    options = malloc(olen);
+    if (!options) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    snprintf(options, olen, "%s%s%s", user_options ? user_options : "", user_options ? " " : "",
+             READ_ONLY_OPTION);
+    keys[i] = "options";
+    vals[i++] = options;
+    keys[i] = "application_name";
+    vals[i++] = tw_config_str(cfg, TW_CFG_SOURCE_APPLICATION_NAME);
+    if (tw_config_str(cfg, TW_CFG_SOURCE_PASSWORD)) {
+        keys[i] = "password";
+        vals[i++] = tw_config_str(cfg, TW_CFG_SOURCE_PASSWORD);
+    }
+    if (!have_timeout && timeout_s > 0) {
+        snprintf(timeout, sizeof timeout, "%d", timeout_s);
+        keys[i] = "connect_timeout";
+        vals[i++] = timeout;
+    }
+    if (ovr && ovr->host) {
+        keys[i] = "host";
+        vals[i++] = ovr->host;
+    }
+    if (ovr && ovr->port) {
+        keys[i] = "port";
+        vals[i++] = ovr->port;
+    }
+    if (ovr && ovr->replication) {
+        keys[i] = "replication";
+        vals[i++] = "database";
+    }
+    keys[i] = NULL;
+    vals[i] = NULL;
+
+    conn = PQconnectdbParams(keys, vals, 0);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        tw_pg_error(conn, err, errsize);
+        PQfinish(conn);
+        conn = NULL;
+    }
+done:
+    free(options);
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
+    return conn;
+}
+
+PGresult *tw_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                     char *err, size_t errsize)
+{
+    PGresult *res = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                            : PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    copy_trimmed(msg && *msg ? msg : PQerrorMessage(conn), err, errsize);
+    PQclear(res);
+    return NULL;
+}
+
+char *tw_pg_redact_conninfo(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    if (!opts)
+        return NULL;
+    size_t cap = 1, len = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val)
+            cap += strlen(o->keyword) + 2 * strlen(o->val) + 16;
+    char *out = malloc(cap);
+    if (!out)
+        goto done;
+    out[0] = '\0';
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        const char *v = strcmp(o->keyword, "password") == 0 ? "********" : o->val;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s='", len ? " " : "", o->keyword);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                out[len++] = '\\';
+            out[len++] = *p;
+        }
+        out[len++] = '\'';
+        out[len] = '\0';
+    }
+done:
+    PQconninfoFree(opts);
+    return out;
+}

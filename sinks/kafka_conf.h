@@ -1,0 +1,25 @@
+/*
+ * kafka_conf.h — turns Tidewater's configuration into a librdkafka
+ * configuration object. Every `kafka.*` key reaches librdkafka unchanged
+ * (without the prefix); librdkafka is the judge of names and values, and
+ * its verdict is reported naming the Tidewater key and where it was set.
+ * librdkafka's own log lines are routed through tw_log (component "kafka").
+ *
+ * Ownership: the returned rd_kafka_conf_t belongs to the caller; it is
+ * consumed by rd_kafka_new() on success, otherwise freed with
+ * rd_kafka_conf_destroy().
+ */
+#ifndef TW_KAFKA_CONF_H
+#define TW_KAFKA_CONF_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+struct tw_config;
+
+/* client_id: the librdkafka client.id unless the configuration sets one.
+ * Returns NULL with the reason in err when a property is unknown or bad. */
+rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id, char *err,
+                                  size_t errsize);
+
+#endif
