@@ -157,11 +157,14 @@ static void check_primary_wal_level(check_report *r, pg_ctx *c)
         return;
     }
     if (PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1)) {
-        report(r, ST_WARN, "primary_wal_level",
-               "on the primary: GRANT pg_read_all_stats TO <user>; (lets check follow the "
-               "standby to its primary), or verify by hand that SHOW wal_level on the primary "
-               "says logical.",
-               "this role cannot see which primary the standby follows.");
+        char fix[512];
+        snprintf(fix, sizeof fix,
+                 "on the primary: GRANT pg_read_all_stats TO %s; (lets check follow the standby "
+                 "to its primary), or verify by hand that SHOW wal_level on the primary says "
+                 "logical.",
+                 c->user);
+        report(r, ST_WARN, "primary_wal_level", fix,
+               "role %s cannot see which primary the standby follows.", c->user);
         PQclear(res);
         return;
     }

@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Sourced by every integration test: loads the service settings written by
+# tests/env/up.sh and gives the helpers each scenario needs.
+set -euo pipefail
+
+TW_SOURCE_DIR=${TW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TW_BIN=${TW_BIN:-$TW_SOURCE_DIR/build/tidewater}
+TEST_NAME=$(basename "$0" .sh)
+
+fail() {
+    echo "FAIL [$TEST_NAME]: $*" >&2
+    exit 1
+}
+note() { echo "[$TEST_NAME] $*"; }
+
+require_services() {
+    local env_file="$TW_SOURCE_DIR/tests/env/state/env.sh"
+    [ -f "$env_file" ] || fail "services are not up ($env_file is missing): run tests/env/up.sh"
+    # shellcheck disable=SC1090
+    . "$env_file"
+}
+
+# psql as the DBA; -X ignores ~/.psqlrc, ON_ERROR_STOP makes SQL errors fatal.
+psql_primary() { psql "$TW_PG_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+psql_standby() { psql "$TW_PG_STANDBY_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+
+# Waits until the standby has replayed everything the primary has written,
+# so catalog changes made on the primary are visible on the standby.
+wait_standby_replay() {
+    local target
+    target=$(psql_primary -c "SELECT pg_current_wal_lsn()")
+    for _ in $(seq 1 300); do
+        if [ "$(psql_standby -c "SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn")" = t ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "standby did not replay up to $target within 30 s"
+}
+
+# Runs `tidewater check` against the standby with the test services; extra
+# arguments (--set k=v) come last and so win. Output goes to $CHECK_OUT, the
+# exit status to $CHECK_RC.
+CHECK_OUT=""
+CHECK_RC=0
+run_check() {
+    set +e
+    CHECK_OUT=$(TIDEWATER_SOURCE_CONNINFO="$TW_PG_STANDBY_DSN" \
+        TIDEWATER_SOURCE_PUBLICATION="$TW_PG_PUBLICATION" \
+        TIDEWATER_KAFKA_BOOTSTRAP_SERVERS="$TW_KAFKA_BOOTSTRAP" \
+        "$TW_BIN" check "$@" 2>&1)
+    CHECK_RC=$?
+    set -e
+}
+
+# expect_check STATUS NAME [PATTERN...]: the check's line has that status and
+# contains every pattern (fixed strings).
+expect_check() {
+    local status=$1 name=$2 line
+    shift 2
+    line=$(printf '%s\n' "$CHECK_OUT" | awk -v s="$status" -v n="$name" '$1 == s && $2 == n' | head -n 1)
+    if [ -z "$line" ]; then
+        fail "expected a '$status $name' line; check printed:
+$CHECK_OUT"
+    fi
+    local p
+    for p in "$@"; do
+        case "$line" in
+        *"$p"*) ;;
+        *) fail "the '$status $name' line lacks '$p':
+$line" ;;
+        esac
+    done
+}
+
+expect_rc() {
+    [ "$CHECK_RC" -eq "$1" ] || fail "check exited $CHECK_RC, expected $1; output:
+$CHECK_OUT"
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Read-only proof: with log_statement=all and log_replication_commands=on on
+# both servers, every statement that Tidewater's sessions send (found by their
+# application_name in the server logs) is a read: SELECT, SHOW or a
+# replication protocol command that creates nothing but Tidewater's own slot.
+# Anything else fails the test, and so does finding no statement at all.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+require_services
+
+APP="tw_ro_$$"
+restore() {
+    psql_primary -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    psql_standby -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+trap restore EXIT
+
+for side in primary standby; do
+    "psql_$side" -c "ALTER SYSTEM SET log_statement = 'all'" \
+        -c "ALTER SYSTEM SET log_replication_commands = on" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 50); do
+        [ "$("psql_$side" -c 'SHOW log_statement')" = all ] && break
+        sleep 0.1
+    done
+done
+psql_primary -c "GRANT pg_read_all_stats TO tidewater" >/dev/null
+wait_standby_replay
+
+primary_start=$(wc -l <"$TW_PG_PRIMARY_LOG")
+standby_start=$(wc -l <"$TW_PG_STANDBY_LOG")
+
+# Everything Tidewater can do in this build, against both servers.
+run_check --set "source.application_name=$APP"
+expect_rc 0
+run_check --set "source.application_name=$APP" --set "source.conninfo=$TW_PG_PRIMARY_DSN"
+expect_rc 0
+sleep 0.5 # let the servers write their last log lines
+
+# Statement lines of our sessions, without the log prefix. A statement that
+# spans lines is judged by its first line, which holds the verb.
+statements=$( (tail -n +"$((primary_start + 1))" "$TW_PG_PRIMARY_LOG"
+    tail -n +"$((standby_start + 1))" "$TW_PG_STANDBY_LOG") |
+    grep -F "app=$APP " |
+    sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p')
+
+count=$(printf '%s\n' "$statements" | grep -c . || true)
+[ "$count" -ge 10 ] || fail "expected at least 10 logged statements from $APP, found $count:
+$statements"
+printf '%s\n' "$statements" | grep -q '^IDENTIFY_SYSTEM' ||
+    fail "the replication connection's IDENTIFY_SYSTEM was not logged; log_replication_commands not in effect?"
+
+# The allow-list: reads, and replication commands that only read WAL or
+# manage Tidewater's own logical slot.
+allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY .* TO STDOUT)'
+bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
+[ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
+$bad"
+note "$count statements from application_name=$APP, all reads"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, starts the real
+# services, runs the whole suite, stops the services (also on failure), then
+# does the same again with AddressSanitizer + UndefinedBehaviorSanitizer.
+# ctest's summary is the last thing printed; the exit status is the suite's.
+#
+#   tests/run.sh              both passes
+#   TW_SKIP_SANITIZE=1 tests/run.sh   the plain pass only
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+JOBS=$(nproc 2>/dev/null || echo 2)
+SERVICES_LOG="$REPO/build-logs/services.log"
+mkdir -p "$REPO/build-logs"
+
+start=$(date +%s)
+echo "== install (tests/env/install.sh)"
+bash tests/env/install.sh
+
+services_down() { bash tests/env/down.sh >>"$SERVICES_LOG" 2>&1 || true; }
+trap services_down EXIT
+
+# pass NAME BUILD_DIR CMAKE_ARGS...: build, fresh services, ctest.
+pass() {
+    local name=$1 dir=$2
+    shift 2
+    echo "== $name: build ($dir)"
+    cmake -S . -B "$dir" -G Ninja -DTW_WERROR=ON "$@" >"$REPO/build-logs/$name-cmake.log" 2>&1 ||
+        { cat "$REPO/build-logs/$name-cmake.log"; return 1; }
+    cmake --build "$dir" -j "$JOBS" 2>&1 | tail -n 50
+    [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+    echo "== $name: services up (log: $SERVICES_LOG)"
+    services_down
+    if ! bash tests/env/up.sh >>"$SERVICES_LOG" 2>&1; then
+        tail -n 60 "$SERVICES_LOG"
+        return 1
+    fi
+    echo "== $name: ctest"
+    local rc=0
+    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j 1 || rc=$?
+    services_down
+    return $rc
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$REPO/tests/lsan.supp:print_suppressions=0}
+
+if [ "${TW_SKIP_SANITIZE:-0}" = 1 ]; then
+    pass plain build
+    exit $?
+fi
+# A failed plain pass ends the run, so its ctest summary stays the last thing printed.
+pass plain build || exit 1
+echo "== plain pass ok after $(($(date +%s) - start)) s; now under ASan+UBSan"
+pass sanitize build-asan -DTW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
