@@ -281,7 +281,7 @@ static void check_publication(check_report *r, pg_ctx *c)
 {
     const char *pub = tw_config_str(c->cfg, TW_CFG_SOURCE_PUBLICATION);
     const char *params[1] = {pub};
-    char err[512], fix[1024];
+    char err[512], fix[2048]; /* room for the offender lists below */
     PGresult *res = query(c,
                           "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate "
                           "FROM pg_catalog.pg_publication WHERE pubname = $1",
