@@ -42,9 +42,12 @@ pass() {
     return $rc
 }
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$REPO/tests/lsan.supp:print_suppressions=0}
+# Sanitizer findings exit with codes of their own (86-88), never 1 or 2,
+# which are tidewater's "a check failed" and "bad configuration": a test that
+# expects a failing check must not mistake a memory error for it.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-exitcode=88:suppressions=$REPO/tests/lsan.supp:print_suppressions=0}
 
 if [ "${TW_SKIP_SANITIZE:-0}" = 1 ]; then
     pass plain build

@@ -24,7 +24,7 @@ started=$SECONDS
 # Debian packages.
 # ---------------------------------------------------------------------------
 apt_packages=(
-    build-essential cmake pkg-config
+    build-essential cmake ninja-build pkg-config git
     libpq-dev librdkafka-dev libavro-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev
     postgresql-client clang clang-format python3 procps iproute2
 )
