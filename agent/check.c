@@ -184,8 +184,8 @@ static void check_primary_wal_level(check_report *r, pg_ctx *c)
     char val[64];
     res = tw_pg_exec(up, "SHOW wal_level", 0, NULL, err, sizeof err);
     if (!res) {
-        report(r, ST_WARN, "primary_wal_level", NULL, "cannot read wal_level on %s:%s: %s",
-               host, port, err);
+        report(r, ST_WARN, "primary_wal_level", NULL, "cannot read wal_level on %s:%s: %s", host,
+               port, err);
     } else {
         snprintf(val, sizeof val, "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
@@ -196,8 +196,7 @@ static void check_primary_wal_level(check_report *r, pg_ctx *c)
                    "'logical' on the primary.",
                    host, port, val);
         else
-            report(r, ST_OK, "primary_wal_level", NULL, "logical on the primary %s:%s", host,
-                   port);
+            report(r, ST_OK, "primary_wal_level", NULL, "logical on the primary %s:%s", host, port);
     }
     PQfinish(up);
 }
@@ -268,9 +267,8 @@ static void check_replication_connection(check_report *r, pg_ctx *c)
         report(r, ST_FAIL, "replication_connection", connect_fix(err, 1),
                "IDENTIFY_SYSTEM failed: %s", err);
     } else {
-        report(r, ST_OK, "replication_connection", NULL,
-               "system %s, timeline %s, WAL at %s", PQgetvalue(res, 0, 0),
-               PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+        report(r, ST_OK, "replication_connection", NULL, "system %s, timeline %s, WAL at %s",
+               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
         PQclear(res);
     }
     PQfinish(rc);
@@ -483,14 +481,14 @@ static void check_slot(check_report *r, pg_ctx *c)
                "stop the other consumer; only one agent may stream from a slot.",
                "slot '%s' is in use by another process (pid %s).", slot, pid);
     } else if (strcmp(wal_status, "unreserved") == 0) {
-        report(r, ST_WARN, "slot",
-               "start the agent soon, or raise max_slot_wal_keep_size.",
+        report(r, ST_WARN, "slot", "start the agent soon, or raise max_slot_wal_keep_size.",
                "slot '%s' is about to lose WAL it needs (wal_status=unreserved, "
                "safe_wal_size=%s bytes).",
                slot, safe);
     } else {
-        report(r, ST_OK, "slot", NULL, "'%s' is logical pgoutput, wal_status=%s, confirmed flush %s",
-               slot, wal_status, flush[0] ? flush : "none");
+        report(r, ST_OK, "slot", NULL,
+               "'%s' is logical pgoutput, wal_status=%s, confirmed flush %s", slot, wal_status,
+               flush[0] ? flush : "none");
     }
     PQclear(res);
 }
@@ -524,8 +522,7 @@ static void check_postgres(check_report *r, const tw_config *cfg)
     c.conn = tw_pg_connect(cfg, NULL, c.timeout_s, err, sizeof err);
     if (!c.conn) {
         report(r, ST_FAIL, "connection", connect_fix(err, 0), "cannot connect: %s", err);
-        report(r, ST_SKIP, "postgres", NULL,
-               "the remaining PostgreSQL checks need a connection.");
+        report(r, ST_SKIP, "postgres", NULL, "the remaining PostgreSQL checks need a connection.");
         return;
     }
     c.version = PQserverVersion(c.conn);
@@ -605,9 +602,8 @@ static void check_kafka(check_report *r, const tw_config *cfg)
                rd_kafka_err2str(e), probe.last[0] ? "; last error: " : "", probe.last);
     } else {
         char *cluster = rd_kafka_clusterid(rk, timeout_ms);
-        report(r, ST_OK, "kafka", NULL, "%d broker%s reachable at %s (cluster %s)",
-               md->broker_cnt, md->broker_cnt == 1 ? "" : "s", servers,
-               cluster ? cluster : "unknown");
+        report(r, ST_OK, "kafka", NULL, "%d broker%s reachable at %s (cluster %s)", md->broker_cnt,
+               md->broker_cnt == 1 ? "" : "s", servers, cluster ? cluster : "unknown");
         if (cluster)
             rd_kafka_mem_free(rk, cluster);
         rd_kafka_metadata_destroy(md);
@@ -620,7 +616,7 @@ int tw_check_run(const tw_config *cfg, FILE *out)
     check_report r = {.out = out};
     check_postgres(&r, cfg);
     check_kafka(&r, cfg);
-    fprintf(out, "check: %d ok, %d warn, %d fail, %d skipped\n", r.counts[ST_OK],
-            r.counts[ST_WARN], r.counts[ST_FAIL], r.counts[ST_SKIP]);
+    fprintf(out, "check: %d ok, %d warn, %d fail, %d skipped\n", r.counts[ST_OK], r.counts[ST_WARN],
+            r.counts[ST_FAIL], r.counts[ST_SKIP]);
     return r.counts[ST_FAIL];
 }

@@ -63,7 +63,8 @@ PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, i
             continue;
         if (strcmp(o->keyword, "password") == 0 && tw_config_str(cfg, TW_CFG_SOURCE_PASSWORD))
             continue;
-        if (ovr && ovr->host && (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0))
+        if (ovr && ovr->host &&
+            (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0))
             continue;
         if (ovr && ovr->port && strcmp(o->keyword, "port") == 0)
             continue;
@@ -127,8 +128,8 @@ done:
 PGresult *tw_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                      char *err, size_t errsize)
 {
-    PGresult *res = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
-                            : PQexec(conn, sql);
+    PGresult *res =
+        nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;

@@ -11,14 +11,16 @@
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    tw_log_level lvl = level <= 3 ? TW_LOG_ERROR : level <= 4 ? TW_LOG_WARN
-                       : level <= 6 ? TW_LOG_INFO : TW_LOG_DEBUG;
+    tw_log_level lvl = level <= 3   ? TW_LOG_ERROR
+                       : level <= 4 ? TW_LOG_WARN
+                       : level <= 6 ? TW_LOG_INFO
+                                    : TW_LOG_DEBUG;
     if (tw_log_enabled(lvl))
         tw_log(lvl, "kafka", "%s: %s", fac, buf);
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-                    const char *origin, char *err, size_t errsize)
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *origin,
+                    char *err, size_t errsize)
 {
     char rderr[512];
     rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, name, value, rderr, sizeof rderr);

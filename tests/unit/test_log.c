@@ -35,7 +35,8 @@ int main(void)
     tw_log_configure(TW_LOG_INFO, TW_LOG_LOGFMT);
     capture(emit, out, sizeof out);
     EXPECT(!strstr(out, "hidden"), "debug line written at info: %s", out);
-    EXPECT_CONTAINS(out, "level=info component=check msg=\"quote \\\" backslash \\\\ newline\\nend\"\n");
+    EXPECT_CONTAINS(out,
+                    "level=info component=check msg=\"quote \\\" backslash \\\\ newline\\nend\"\n");
     EXPECT_CONTAINS(out, "level=error component=kafka msg=\"boom 42\"\n");
     int lines = 0;
     for (char *p = out; *p; p++)
