@@ -573,7 +573,7 @@ static void check_kafka(check_report *r, const tw_config *cfg)
     const char *servers = tw_config_str(cfg, TW_CFG_KAFKA_BOOTSTRAP_SERVERS);
     int timeout_ms = (int)tw_config_int(cfg, TW_CFG_CHECK_TIMEOUT_MS);
     kafka_probe probe = {.last = ""};
-    rd_kafka_conf_t *conf = kafka_conf_build(cfg, "tidewater-check", err, sizeof err);
+    rd_kafka_conf_t *conf = kafka_conf_build(cfg, "tidewater-check", NULL, err, sizeof err);
     if (!conf) {
         report(r, ST_FAIL, "kafka", "correct the kafka.* setting named above.", "%s", err);
         return;

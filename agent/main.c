@@ -109,7 +109,7 @@ static tw_config *load_config(int argc, char **argv, int first, const char **fla
                      tw_log_format_parse(tw_config_str(cfg, TW_CFG_LOG_FORMAT)));
 
     /* librdkafka judges the kafka.* keys now, not at first use. */
-    rd_kafka_conf_t *kconf = kafka_conf_build(cfg, "tidewater", err, sizeof err);
+    rd_kafka_conf_t *kconf = kafka_conf_build(cfg, "tidewater", NULL, err, sizeof err);
     if (!kconf)
         goto fail_err;
     rd_kafka_conf_destroy(kconf);

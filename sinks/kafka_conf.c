@@ -31,8 +31,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
     return -1;
 }
 
-rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id, char *err,
-                                  size_t errsize)
+rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id,
+                                  const char *const *defaults, char *err, size_t errsize)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (!conf) {
@@ -45,6 +45,9 @@ rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *clien
     if (conf_set(conf, "bootstrap.servers", tw_config_str(cfg, TW_CFG_KAFKA_BOOTSTRAP_SERVERS),
                  tw_config_origin(cfg, TW_CFG_KAFKA_BOOTSTRAP_SERVERS), err, errsize) != 0)
         goto fail;
+    for (const char *const *d = defaults; d && d[0]; d += 2)
+        if (conf_set(conf, d[0], d[1], "default", err, errsize) != 0)
+            goto fail;
     for (size_t i = 0; i < tw_config_kafka_count(cfg); i++) {
         const char *name, *value, *origin;
         tw_config_kafka_get(cfg, i, &name, &value, &origin);

@@ -18,8 +18,10 @@
 struct tw_config;
 
 /* client_id: the librdkafka client.id unless the configuration sets one.
- * Returns NULL with the reason in err when a property is unknown or bad. */
-rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id, char *err,
-                                  size_t errsize);
+ * defaults: NULL, or name/value pairs ending with NULL, applied before the
+ * user's kafka.* keys so that those win. Returns NULL with the reason in err
+ * when a property is unknown or bad. */
+rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id,
+                                  const char *const *defaults, char *err, size_t errsize);
 
 #endif

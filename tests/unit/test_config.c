@@ -220,7 +220,7 @@ static void test_kafka_passthrough(void)
     tw_config *cfg = tw_config_new();
     const char *sets[] = {"kafka.no.such.property=1", NULL};
     EXPECT(load(cfg, f, NULL, sets, err, sizeof err) == 0, "load failed: %s", err);
-    rd_kafka_conf_t *conf = kafka_conf_build(cfg, "t", err, sizeof err);
+    rd_kafka_conf_t *conf = kafka_conf_build(cfg, "t", NULL, err, sizeof err);
     EXPECT(conf == NULL, "librdkafka accepted an unknown property");
     EXPECT_CONTAINS(err, "'kafka.no.such.property' is not a librdkafka property");
     if (conf)
@@ -230,7 +230,7 @@ static void test_kafka_passthrough(void)
     cfg = tw_config_new();
     const char *bad[] = {"kafka.linger.ms=soon", NULL};
     EXPECT(load(cfg, f, NULL, bad, err, sizeof err) == 0, "load failed: %s", err);
-    conf = kafka_conf_build(cfg, "t", err, sizeof err);
+    conf = kafka_conf_build(cfg, "t", NULL, err, sizeof err);
     EXPECT(conf == NULL, "librdkafka accepted linger.ms=soon");
     EXPECT_CONTAINS(err, "'kafka.linger.ms' is invalid");
     if (conf)
@@ -240,7 +240,7 @@ static void test_kafka_passthrough(void)
     cfg = tw_config_new();
     const char *good[] = {"kafka.linger.ms=20", NULL};
     EXPECT(load(cfg, f, NULL, good, err, sizeof err) == 0, "load failed: %s", err);
-    conf = kafka_conf_build(cfg, "t", err, sizeof err);
+    conf = kafka_conf_build(cfg, "t", NULL, err, sizeof err);
     EXPECT(conf != NULL, "valid property refused: %s", err);
     if (conf) {
         char val[64];

@@ -1,0 +1,263 @@
+#include "sinks/kafka.h"
+
+#include "agent/config.h"
+#include "agent/log.h"
+#include "sinks/kafka_conf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Applied before the user's kafka.* keys, which override them. */
+/* clang-format off */
+static const char *const producer_defaults[] = {
+    "enable.idempotence",           "true",
+    "compression.codec",            "zstd",
+    "partitioner",                  "murmur2_random",
+    "linger.ms",                    "20",
+    "queue.buffering.max.messages", "100000",
+    "queue.buffering.max.kbytes",   "16384",
+    NULL,
+};
+/* clang-format on */
+
+#define ADMIN_TIMEOUT_MS 30000
+
+struct kafka_topic {
+    char *name;
+    rd_kafka_topic_t *rkt;
+    struct kafka_topic *next;
+};
+
+struct kafka_sink {
+    rd_kafka_t *rk;
+    const tw_config *cfg;
+    kafka_delivery_fn on_delivery;
+    void *app;
+    kafka_topic *topics; /* few (one per table): a list is enough */
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kafka_sink *k = opaque;
+    k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                   rd_kafka_err2str(m->err));
+}
+
+/* Broker-level trouble (a broker down, authentication): worth a warning;
+ * the producer retries by itself, and fatal errors are checked by the loop. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    tw_log(err == RD_KAFKA_RESP_ERR__FATAL ? TW_LOG_ERROR : TW_LOG_WARN, "kafka", "%s (%s)", reason,
+           rd_kafka_err2str(err));
+}
+
+kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
+                           kafka_delivery_fn on_delivery, void *app, char *err, size_t errsize)
+{
+    kafka_sink *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    k->cfg = cfg;
+    k->on_delivery = on_delivery;
+    k->app = app;
+    rd_kafka_conf_t *conf = kafka_conf_build(cfg, client_id, producer_defaults, err, errsize);
+    if (!conf) {
+        free(k);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_opaque(conf, k);
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsize);
+    if (!k->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void kafka_sink_destroy(kafka_sink *k)
+{
+    if (!k)
+        return;
+    for (kafka_topic *t = k->topics, *next; t; t = next) {
+        next = t->next;
+        rd_kafka_topic_destroy(t->rkt);
+        free(t->name);
+        free(t);
+    }
+    rd_kafka_destroy(k->rk);
+    free(k);
+}
+
+/* 1 = exists, 0 = missing, -1 = could not tell (err set). */
+static int topic_exists(kafka_sink *k, rd_kafka_topic_t *rkt, const char *name, char *err,
+                        size_t errsize)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, ADMIN_TIMEOUT_MS);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errsize, "cannot read metadata of topic '%s': %s", name, rd_kafka_err2str(e));
+        return -1;
+    }
+    int rc = 1;
+    if (md->topic_cnt < 1 || md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        rc = 0;
+    else if (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errsize, "topic '%s': %s", name, rd_kafka_err2str(md->topics[0].err));
+        rc = -1;
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+static int create_topic(kafka_sink *k, const char *name, int compact, char *err, size_t errsize)
+{
+    char rderr[512];
+    int partitions = (int)tw_config_int(k->cfg, TW_CFG_TOPIC_PARTITIONS);
+    int rf = (int)tw_config_int(k->cfg, TW_CFG_TOPIC_REPLICATION_FACTOR);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, rf, rderr, sizeof rderr);
+    if (!nt) {
+        snprintf(err, errsize, "cannot create topic '%s': %s", name, rderr);
+        return -1;
+    }
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, ADMIN_TIMEOUT_MS, rderr, sizeof rderr);
+    rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    int rc = -1;
+    if (!ev) {
+        snprintf(err, errsize, "creating topic '%s' timed out", name);
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(err, errsize, "cannot create topic '%s': %s", name,
+                 rd_kafka_event_error_string(ev));
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            rc = 0;
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                tw_info("kafka", "created topic '%s' (%d partition%s%s)", name, partitions,
+                        partitions == 1 ? "" : "s", compact ? ", compacted" : "");
+        } else {
+            snprintf(err, errsize, "cannot create topic '%s': %s", name,
+                     cnt && rd_kafka_topic_result_error_string(res[0])
+                         ? rd_kafka_topic_result_error_string(res[0])
+                         : rd_kafka_err2str(e));
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char *err,
+                              size_t errsize)
+{
+    for (kafka_topic *t = k->topics; t; t = t->next)
+        if (strcmp(t->name, name) == 0)
+            return t;
+
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, name, NULL);
+    if (!rkt) {
+        snprintf(err, errsize, "topic '%s': %s", name, rd_kafka_err2str(rd_kafka_last_error()));
+        return NULL;
+    }
+    int exists = topic_exists(k, rkt, name, err, errsize);
+    if (exists == 0) {
+        if (!tw_config_bool(k->cfg, TW_CFG_TOPIC_CREATE)) {
+            snprintf(err, errsize,
+                     "topic '%s' does not exist and topic.create is false: create it, or set "
+                     "topic.create=true",
+                     name);
+            exists = -1;
+        } else if (create_topic(k, name, compact, err, errsize) == 0) {
+            /* Wait until the new topic is in the metadata the producer uses. */
+            for (int i = 0; i < 100 && exists == 0; i++)
+                exists = topic_exists(k, rkt, name, err, errsize);
+            if (exists == 0)
+                snprintf(err, errsize, "topic '%s' was created but does not show in metadata",
+                         name);
+        }
+    }
+    kafka_topic *t = exists == 1 ? calloc(1, sizeof *t) : NULL;
+    if (t)
+        t->name = strdup(name);
+    if (!t || !t->name) {
+        if (exists == 1)
+            snprintf(err, errsize, "out of memory");
+        free(t);
+        rd_kafka_topic_destroy(rkt);
+        return NULL;
+    }
+    t->rkt = rkt;
+    t->next = k->topics;
+    k->topics = t;
+    return t;
+}
+
+int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t keylen,
+                       const void *value, size_t valuelen, const kafka_headers *h,
+                       uint64_t msg_opaque, char *err, size_t errsize)
+{
+    char lsn[24], xid[16], seq[24];
+    snprintf(lsn, sizeof lsn, "%X/%X", (unsigned)(h->commit_lsn >> 32), (unsigned)h->commit_lsn);
+    snprintf(xid, sizeof xid, "%" PRIu32, h->xid);
+    snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, value ? valuelen : 0),
+        RD_KAFKA_V_HEADER("tidewater.lsn", lsn, -1), RD_KAFKA_V_HEADER("tidewater.xid", xid, -1),
+        RD_KAFKA_V_HEADER("tidewater.seq", seq, -1),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg_opaque), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return KAFKA_SINK_OK;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return KAFKA_SINK_FULL;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        snprintf(err, errsize,
+                 "message of %zu bytes (key %zu bytes) for topic '%s' exceeds the producer's "
+                 "message.max.bytes",
+                 valuelen + keylen, keylen, t->name);
+    else
+        snprintf(err, errsize, "cannot produce to topic '%s': %s", t->name, rd_kafka_err2str(e));
+    return KAFKA_SINK_ERROR;
+}
+
+void kafka_sink_poll(kafka_sink *k, int timeout_ms)
+{
+    rd_kafka_poll(k->rk, timeout_ms);
+}
+
+int kafka_sink_flush(kafka_sink *k, int timeout_ms)
+{
+    rd_kafka_flush(k->rk, timeout_ms);
+    return rd_kafka_outq_len(k->rk);
+}
+
+int kafka_sink_outstanding(kafka_sink *k)
+{
+    return rd_kafka_outq_len(k->rk);
+}
+
+int kafka_sink_fatal(kafka_sink *k, char *err, size_t errsize)
+{
+    return rd_kafka_fatal_error(k->rk, err, errsize) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
