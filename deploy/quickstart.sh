@@ -17,8 +17,12 @@ fi
 echo "== installing what is missing (tests/env/install.sh)"
 bash tests/env/install.sh
 echo "== building"
-cmake -S . -B build -G Ninja >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
+mkdir -p build
+if ! { cmake -S . -B build -G Ninja && cmake --build build -j "$(nproc)"; } >build/quickstart-build.log 2>&1; then
+    tail -n 40 build/quickstart-build.log
+    echo "quickstart: the build failed (full log: build/quickstart-build.log)" >&2
+    exit 1
+fi
 echo "== starting PostgreSQL primary + standby and Kafka (tests/env/up.sh)"
 bash tests/env/up.sh
 # shellcheck disable=SC1091

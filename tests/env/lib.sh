@@ -329,6 +329,9 @@ tw_pg_setup_objects() { # SOCKETDIR PORT
     pw=${TW_PG_PASSWORD//\'/\'\'}
     tw_psql_local "$sock" "$port" postgres <<EOF
 CREATE ROLE $TW_PG_USER LOGIN REPLICATION PASSWORD '$pw';
+-- Optional, as README recommends: lets tidewater check follow the standby
+-- to its primary (pg_stat_wal_receiver) and verify wal_level there.
+GRANT pg_read_all_stats TO $TW_PG_USER;
 CREATE DATABASE $TW_PG_DATABASE;
 GRANT CONNECT ON DATABASE $TW_PG_DATABASE TO $TW_PG_USER;
 EOF

@@ -8,6 +8,7 @@ require_services
 THROWAWAY=""
 cleanup() {
     psql_standby -c "ALTER SYSTEM RESET hot_standby_feedback" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    psql_primary -c "GRANT pg_read_all_stats TO tidewater" >/dev/null 2>&1 || true
     psql_primary -c "DROP PUBLICATION IF EXISTS tw_check_pub" \
         -c "DROP SCHEMA IF EXISTS tw_check CASCADE" \
         -c "DROP ROLE IF EXISTS tw_norepl" >/dev/null 2>&1 || true
@@ -94,6 +95,18 @@ run_check --set kafka.bootstrap.servers=127.0.0.1:1 --set check.timeout.ms=3000
 expect_rc 1
 expect_check FAIL kafka "cannot reach Kafka at 127.0.0.1:1" "kafka.bootstrap.servers"
 note "Kafka unreachable: FAIL as expected"
+
+# 8. Without pg_read_all_stats the primary's wal_level cannot be seen from the
+#    standby: a warning that says how to enable the check, not a failure.
+psql_primary -c "REVOKE pg_read_all_stats FROM tidewater" >/dev/null
+wait_standby_replay
+run_check
+expect_rc 0
+expect_check WARN primary_wal_level "cannot see which primary the standby follows" \
+    "GRANT pg_read_all_stats TO tidewater;"
+psql_primary -c "GRANT pg_read_all_stats TO tidewater" >/dev/null
+wait_standby_replay
+note "no pg_read_all_stats: WARN as expected"
 
 # 7. Wrong password: the message says so and the password is never shown.
 run_check --set source.password=definitely-wrong

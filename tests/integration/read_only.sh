@@ -23,8 +23,6 @@ for side in primary standby; do
         sleep 0.1
     done
 done
-psql_primary -c "GRANT pg_read_all_stats TO tidewater" >/dev/null
-wait_standby_replay
 
 primary_start=$(wc -l <"$TW_PG_PRIMARY_LOG")
 standby_start=$(wc -l <"$TW_PG_STANDBY_LOG")
