@@ -75,14 +75,17 @@ PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, i
         i++;
     }
 
-    size_t olen = (user_options ? strlen(user_options) + 1 : 0) + sizeof READ_ONLY_OPTION;
+    const char *extra = ovr && ovr->options ? ovr->options : NULL;
+    size_t olen = (user_options ? strlen(user_options) + 1 : 0) + (extra ? strlen(extra) + 1 : 0) +
+                  sizeof READ_ONLY_OPTION;
     options = malloc(olen);
     if (!options) {
         snprintf(err, errsize, "out of memory");
         goto done;
     }
-    snprintf(options, olen, "%s%s%s", user_options ? user_options : "", user_options ? " " : "",
-             READ_ONLY_OPTION);
+    /* Ours last: a later -c wins, so the user cannot turn read-only off. */
+    snprintf(options, olen, "%s%s%s%s%s", user_options ? user_options : "", user_options ? " " : "",
+             extra ? extra : "", extra ? " " : "", READ_ONLY_OPTION);
     keys[i] = "options";
     vals[i++] = options;
     keys[i] = "application_name";

@@ -20,9 +20,10 @@
 struct tw_config;
 
 typedef struct {
-    const char *host; /* replaces host (and clears hostaddr) when non-NULL */
-    const char *port; /* replaces port when non-NULL */
-    int replication;  /* open a `replication=database` walsender session */
+    const char *host;    /* replaces host (and clears hostaddr) when non-NULL */
+    const char *port;    /* replaces port when non-NULL */
+    int replication;     /* open a `replication=database` walsender session */
+    const char *options; /* more `-c name=value` settings for the session, or NULL */
 } tw_pg_overrides;
 
 /* Connects using source.conninfo (+ source.password) from cfg. Returns an
