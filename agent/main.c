@@ -2,6 +2,7 @@
  * main.c — the `tidewater` command line.
  *
  *   tidewater version
+ *   tidewater run    [--config FILE] [--set key=value]...
  *   tidewater check  [--config FILE] [--set key=value]...
  *   tidewater config --doc
  *   tidewater config --show [--config FILE] [--set key=value]...
@@ -12,9 +13,11 @@
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/pipeline.h"
 #include "sinks/kafka_conf.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,9 @@ static void usage(FILE *out)
             "Tidewater %s: PostgreSQL logical replication to Kafka as Avro, read-only.\n"
             "\n"
             "Usage:\n"
+            "  tidewater run    [--config FILE] [--set key=value]...\n"
+            "      Stream every committed change of the publication's tables to Kafka.\n"
+            "      SIGTERM/SIGINT: stop reading, deliver what is queued, report, exit 0.\n"
             "  tidewater check  [--config FILE] [--set key=value]...\n"
             "      Preflight: verify the server, publication, role, slot and Kafka, one line\n"
             "      per check with the fix for each failure. Exit 1 if any check fails.\n"
@@ -132,6 +138,33 @@ static int cmd_check(int argc, char **argv)
     return fails ? 1 : 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+/* Only sets the flag; the loop does the shutdown work. */
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    tw_config *cfg = load_config(argc, argv, 2, NULL);
+    if (!cfg)
+        return EXIT_USAGE;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    tw_info("main", "tidewater %s starting", TW_VERSION);
+    int rc = tw_pipeline_run(cfg, &stop_requested);
+    tw_config_free(cfg);
+    return rc;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[2], "--doc") == 0) {
@@ -167,6 +200,8 @@ int main(int argc, char **argv)
         return cmd_version();
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc, argv);
     tw_error("cli", "unknown command '%s' (see tidewater --help)", cmd);

@@ -26,7 +26,7 @@ started=$SECONDS
 apt_packages=(
     build-essential cmake ninja-build pkg-config git
     libpq-dev librdkafka-dev libavro-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev
-    postgresql-client clang clang-format python3 procps iproute2
+    postgresql-client clang clang-format python3 python3-venv procps iproute2
 )
 # Only pull in a JRE / Maven / npm when the machine has none: an existing
 # (possibly newer) toolchain is fine for our purposes.
@@ -188,6 +188,23 @@ EOF
         tw_die "Maven did not produce kafka_2.13-$TW_KAFKA_VERSION.jar"
     touch "$kafka_libs.tmp/.complete"
     mv "$kafka_libs.tmp" "$kafka_libs"
+fi
+
+# ---------------------------------------------------------------------------
+# Python packages for the tests' consumers, which read Kafka the way a data
+# team would (confluent-kafka, fastavro), in a venv inside the cache.
+# ---------------------------------------------------------------------------
+venv="$TW_CACHE_DIR/venv"
+py_pins=(confluent-kafka==2.16.1 fastavro==1.13.1)
+if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro' >/dev/null 2>&1 ||
+    [[ $(cat "$venv/.pins" 2>/dev/null) != "${py_pins[*]}" ]]; then
+    tw_log "installing Python test packages: ${py_pins[*]}"
+    python3 -m venv "$venv" || tw_die "python3 -m venv failed (apt-get install python3-venv)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "${py_pins[@]}" ||
+        tw_die "pip could not install ${py_pins[*]}"
+    printf '%s' "${py_pins[*]}" >"$venv/.pins"
+else
+    tw_log "Python test packages: present"
 fi
 
 tw_log "install complete in $((SECONDS - started))s (PostgreSQL $want_version, Kafka $TW_KAFKA_VERSION)"

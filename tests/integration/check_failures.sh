@@ -10,13 +10,17 @@ cleanup() {
     psql_standby -c "ALTER SYSTEM RESET hot_standby_feedback" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
     psql_primary -c "GRANT pg_read_all_stats TO tidewater" >/dev/null 2>&1 || true
     psql_primary -c "DROP PUBLICATION IF EXISTS tw_check_pub" \
-        -c "DROP SCHEMA IF EXISTS tw_check CASCADE" \
-        -c "DROP ROLE IF EXISTS tw_norepl" >/dev/null 2>&1 || true
+        -c "DROP SCHEMA IF EXISTS tw_check CASCADE" >/dev/null 2>&1 || true
+    # A role that holds grants cannot be dropped until they are revoked.
+    psql_primary -c "DO \$\$BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tw_norepl')
+        THEN EXECUTE 'DROP OWNED BY tw_norepl'; EXECUTE 'DROP ROLE tw_norepl'; END IF; END\$\$" \
+        >/dev/null 2>&1 || true
     if [ -n "$THROWAWAY" ]; then
         bash "$TW_SOURCE_DIR/tests/env/ctl.sh" throwaway-stop "$THROWAWAY" >/dev/null 2>&1 || true
     fi
 }
 trap cleanup EXIT
+cleanup # leftovers of an interrupted earlier run
 
 # 1. hot_standby_feedback=off on the standby.
 psql_standby -c "ALTER SYSTEM SET hot_standby_feedback = off" -c "SELECT pg_reload_conf()" >/dev/null

@@ -77,3 +77,55 @@ expect_rc() {
     [ "$CHECK_RC" -eq "$1" ] || fail "check exited $CHECK_RC, expected $1; output:
 $CHECK_OUT"
 }
+
+TW_PY="$TW_SOURCE_DIR/.cache/venv/bin/python"
+
+# start_agent LOG [--set k=v...]: `tidewater run` in the background against
+# the standby; AGENT_PID holds its pid. While the slot is being created the
+# primary logs standby snapshots (the DBA's one-time step), and the function
+# returns once the agent streams.
+AGENT_PID=""
+start_agent() {
+    local log=$1 ticker i
+    shift
+    (while sleep 0.3; do psql_primary -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
+    ticker=$!
+    "$TW_BIN" run "$@" >>"$log" 2>&1 &
+    AGENT_PID=$!
+    for i in $(seq 1 200); do
+        grep -q 'msg="streaming slot' "$log" && break
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$ticker" 2>/dev/null || true
+    wait "$ticker" 2>/dev/null || true
+    grep -q 'msg="streaming slot' "$log" || fail "the agent did not start streaming:
+$(tail -n 20 "$log")"
+}
+
+# stop_agent: SIGTERM, and the agent must exit 0 within 60 s.
+stop_agent() {
+    local i rc=0
+    kill -TERM "$AGENT_PID" 2>/dev/null || true
+    for i in $(seq 1 600); do
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=""
+    [ "$rc" -eq 0 ] || fail "the agent exited $rc after SIGTERM"
+}
+
+# consume PREFIX TOPIC: decoded messages as JSON lines (tw_consume.py).
+consume() { "$TW_PY" "$TW_SOURCE_DIR/tests/integration/tw_consume.py" "$TW_KAFKA_BOOTSTRAP" "$@"; }
+
+# wait_messages PREFIX TOPIC N: until TOPIC holds at least N messages.
+wait_messages() {
+    local n=0
+    for _ in $(seq 1 120); do
+        n=$(consume "$1" "$2" 2>/dev/null | wc -l) || n=0
+        [ "$n" -ge "$3" ] && return 0
+        sleep 0.5
+    done
+    fail "topic $2 has $n messages after 60 s, want $3"
+}

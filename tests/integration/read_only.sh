@@ -9,7 +9,11 @@
 require_services
 
 APP="tw_ro_$$"
+SLOT="tw_ro_slot_$$"
+: "${TW_PROBE:=$TW_SOURCE_DIR/build/tests/stream_probe}"
 restore() {
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
+    psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     psql_primary -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
     psql_standby -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
@@ -32,6 +36,19 @@ run_check --set "source.application_name=$APP"
 expect_rc 0
 run_check --set "source.application_name=$APP" --set "source.conninfo=$TW_PG_PRIMARY_DSN"
 expect_rc 0
+# The replication session: slot creation on the standby, streaming, status
+# updates, while the primary writes to a published table.
+(while sleep 0.5; do psql_primary -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
+ticker=$!
+TIDEWATER_SOURCE_CONNINFO="$TW_PG_STANDBY_DSN" TIDEWATER_SOURCE_PUBLICATION="$TW_PG_PUBLICATION" \
+    TIDEWATER_KAFKA_BOOTSTRAP_SERVERS="$TW_KAFKA_BOOTSTRAP" TIDEWATER_SLOT_NAME="$SLOT" \
+    TIDEWATER_SOURCE_APPLICATION_NAME="$APP" "$TW_PROBE" 6 >/dev/null 2>&1 &
+probe=$!
+sleep 3
+psql_primary -c "INSERT INTO shop.customers (name) VALUES ('read-only probe')" >/dev/null
+wait "$probe" || fail "the stream probe failed"
+kill "$ticker"
+ticker=""
 sleep 0.5 # let the servers write their last log lines
 
 # Statement lines of our sessions, without the log prefix. A statement that
@@ -44,8 +61,10 @@ statements=$( (tail -n +"$((primary_start + 1))" "$TW_PG_PRIMARY_LOG"
 count=$(printf '%s\n' "$statements" | grep -c . || true)
 [ "$count" -ge 10 ] || fail "expected at least 10 logged statements from $APP, found $count:
 $statements"
-printf '%s\n' "$statements" | grep -q '^IDENTIFY_SYSTEM' ||
-    fail "the replication connection's IDENTIFY_SYSTEM was not logged; log_replication_commands not in effect?"
+for cmd in IDENTIFY_SYSTEM CREATE_REPLICATION_SLOT START_REPLICATION; do
+    printf '%s\n' "$statements" | grep -q "^$cmd" ||
+        fail "the replication command $cmd was not logged; log_replication_commands not in effect?"
+done
 
 # The allow-list: reads, and replication commands that only read WAL or
 # manage Tidewater's own logical slot.

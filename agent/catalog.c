@@ -1,0 +1,123 @@
+#include "agent/catalog.h"
+
+#include "agent/config.h"
+#include "agent/pgconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tw_catalog {
+    const tw_config *cfg;
+    PGconn *conn;
+    PGresult *last; /* backs the strings of cols */
+    tw_column_catalog *cols;
+    int cap;
+};
+
+/* Domains are followed down to their base type (they may nest); an array's
+ * element type is reported with its category and delimiter. */
+static const char columns_sql[] =
+    "WITH RECURSIVE cols AS ("
+    "  SELECT a.attnum, a.attname, a.attnotnull, a.atttypid, "
+    "         format_type(a.atttypid, a.atttypmod) AS fmt "
+    "  FROM pg_catalog.pg_attribute a "
+    "  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped), "
+    "base(attnum, typid, depth) AS ("
+    "  SELECT attnum, atttypid, 0 FROM cols "
+    "  UNION ALL "
+    "  SELECT b.attnum, t.typbasetype, b.depth + 1 "
+    "  FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typid "
+    "  WHERE t.typtype = 'd' AND b.depth < 32) "
+    "SELECT c.attname, c.attnotnull, c.fmt, t.oid, t.typtype, t.typcategory, t.typlen, "
+    "       t.typname, "
+    "       CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, "
+    "       coalesce(et.typtype::text, ''), coalesce(et.typcategory::text, ''), "
+    "       coalesce(et.typdelim::text, ''), "
+    "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid "
+    "               AND i.indisprimary AND c.attnum = ANY (i.indkey)) "
+    "FROM cols c "
+    "JOIN LATERAL (SELECT typid FROM base WHERE base.attnum = c.attnum "
+    "              ORDER BY depth DESC LIMIT 1) bt ON true "
+    "JOIN pg_catalog.pg_type t ON t.oid = bt.typid "
+    "LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' "
+    "ORDER BY c.attnum";
+
+tw_catalog *tw_catalog_open(const tw_config *cfg, char *err, size_t errsize)
+{
+    tw_catalog *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->conn = tw_pg_connect(cfg, NULL, 10, err, errsize);
+    if (!c->conn) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void tw_catalog_close(tw_catalog *c)
+{
+    if (!c)
+        return;
+    PQclear(c->last);
+    free(c->cols);
+    PQfinish(c->conn);
+    free(c);
+}
+
+const char *tw_catalog_dbname(tw_catalog *c)
+{
+    return PQdb(c->conn);
+}
+
+int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **cols, int *ncols,
+                       char *err, size_t errsize)
+{
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", relid);
+    const char *params[1] = {oid};
+    /* A standby can restart or fail over: one reconnect per call. */
+    if (PQstatus(c->conn) != CONNECTION_OK)
+        PQreset(c->conn);
+    PGresult *res = tw_pg_exec(c->conn, columns_sql, 1, params, err, errsize);
+    if (!res)
+        return -1;
+    int n = PQntuples(res);
+    if (n > c->cap) {
+        tw_column_catalog *nc = realloc(c->cols, (size_t)n * sizeof *nc);
+        if (!nc) {
+            PQclear(res);
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        c->cols = nc;
+        c->cap = n;
+    }
+    for (int i = 0; i < n; i++) {
+        tw_column_catalog *col = &c->cols[i];
+        memset(col, 0, sizeof *col);
+        col->name = PQgetvalue(res, i, 0);
+        col->notnull = PQgetvalue(res, i, 1)[0] == 't';
+        col->format_type = PQgetvalue(res, i, 2);
+        col->type.oid = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
+        col->type.typmod = -1;
+        col->type.typtype = PQgetvalue(res, i, 4)[0];
+        col->type.typcategory = PQgetvalue(res, i, 5)[0];
+        col->typlen = atoi(PQgetvalue(res, i, 6));
+        col->type.typname = PQgetvalue(res, i, 7);
+        col->type.elem_oid = (uint32_t)strtoul(PQgetvalue(res, i, 8), NULL, 10);
+        col->type.elem_typtype = PQgetvalue(res, i, 9)[0];
+        col->type.elem_typcategory = PQgetvalue(res, i, 10)[0];
+        col->type.elem_typdelim = PQgetvalue(res, i, 11)[0];
+        col->primary_key = PQgetvalue(res, i, 12)[0] == 't';
+    }
+    PQclear(c->last);
+    c->last = res;
+    *cols = c->cols;
+    *ncols = n;
+    return 0;
+}

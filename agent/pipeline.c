@@ -1,0 +1,628 @@
+#include "agent/pipeline.h"
+
+#include "agent/catalog.h"
+#include "agent/checkpoint.h"
+#include "agent/config.h"
+#include "agent/log.h"
+#include "agent/stream.h"
+#include "decoders/pgoutput.h"
+#include "schemas/relation.h"
+#include "sinks/kafka.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Delivery opaque of schema messages; transaction ids start at 1. */
+#define SCHEMA_OPAQUE UINT64_MAX
+#define TXN_RING      16384
+#define FLUSH_MS      30000
+
+enum { P_OK = 0, P_RESTART, P_FATAL, P_STOP };
+
+typedef struct {
+    const tw_config *cfg;
+    volatile sig_atomic_t *stop;
+    const char *prefix;
+    int tombstones;
+    int64_t status_ms;
+    pgt_options topts;
+
+    kafka_sink *sink;
+    tw_stream *stream;
+    tw_catalog *catalog;
+    pgo_decoder dec;
+    ckpt_tracker ck;
+    kafka_topic *schemas_topic;
+
+    tw_relation **rels; /* relation cache, one entry per relid */
+    int nrels, caprels;
+    uint64_t *published; /* schema fingerprints already in <prefix>.schemas */
+    size_t npublished, cappublished;
+    int schema_acks_pending;
+    int schema_failed;
+
+    tw_buf key, val;
+
+    /* the transaction being read */
+    ckpt_txn_id txn;
+    int in_txn;
+    uint64_t commit_lsn;
+    uint32_t xid;
+    int64_t commit_ms;
+    uint64_t seq;
+    uint64_t change_lsn; /* data_start of the current message */
+
+    int64_t last_status_ms, last_progress_ms;
+    uint64_t delivery_failures;
+    char last_delivery_err[256];
+    uint64_t changes, nulled;
+} pipe_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
+{
+    pipe_t *p = app;
+    if (opaque == SCHEMA_OPAQUE) {
+        p->schema_acks_pending--;
+        if (!ok) {
+            p->schema_failed++;
+            snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
+        }
+        return;
+    }
+    ckpt_delivered(&p->ck, opaque, ok);
+    if (!ok) {
+        p->delivery_failures++;
+        snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
+    }
+}
+
+/* Status updates also keep the walsender from timing us out while the loop
+ * is not reading (backpressure). */
+static int send_status(pipe_t *p, int force)
+{
+    char err[512];
+    int64_t now = now_ms();
+    if (!force && now - p->last_status_ms < p->status_ms)
+        return P_OK;
+    p->last_status_ms = now;
+    if (tw_stream_send_status(p->stream, ckpt_flush_lsn(&p->ck), err, sizeof err) != 0) {
+        tw_warn("stream", "cannot send a status update: %s; reconnecting", err);
+        return P_RESTART;
+    }
+    return P_OK;
+}
+
+/* Serves delivery reports while waiting, and says whether to give up. */
+static int wait_a_little(pipe_t *p)
+{
+    kafka_sink_poll(p->sink, 100);
+    if (p->delivery_failures) {
+        tw_error("kafka", "delivery failed: %s; restarting from the last acknowledged commit",
+                 p->last_delivery_err);
+        return P_RESTART;
+    }
+    char err[512];
+    if (kafka_sink_fatal(p->sink, err, sizeof err)) {
+        tw_error("kafka",
+                 "fatal producer error: %s; restarting the producer from the last "
+                 "acknowledged commit",
+                 err);
+        return P_RESTART;
+    }
+    return send_status(p, 0);
+}
+
+static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *val)
+{
+    char err[512];
+    kafka_headers h = {.commit_lsn = p->commit_lsn, .xid = p->xid, .seq = p->seq++};
+    for (;;) {
+        int rc = kafka_sink_produce(p->sink, r->app, key && key->len ? key->data : NULL,
+                                    key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0,
+                                    &h, p->txn, err, sizeof err);
+        if (rc == KAFKA_SINK_OK) {
+            ckpt_produced(&p->ck, p->txn);
+            p->changes++;
+            return P_OK;
+        }
+        if (rc == KAFKA_SINK_ERROR) {
+            tw_error("kafka", "%s (table %s.%s, commit %" PRIu64 ")", err, r->nspname, r->relname,
+                     p->commit_lsn);
+            return P_FATAL;
+        }
+        /* Queue full: backpressure. The socket is not read meanwhile. */
+        if (*p->stop)
+            return P_STOP;
+        int w = wait_a_little(p);
+        if (w != P_OK)
+            return w;
+    }
+}
+
+static tw_relation *find_rel(pipe_t *p, uint32_t relid)
+{
+    for (int i = 0; i < p->nrels; i++)
+        if (p->rels[i]->relid == relid)
+            return p->rels[i];
+    return NULL;
+}
+
+static void free_rels(pipe_t *p)
+{
+    for (int i = 0; i < p->nrels; i++) {
+        tw_relation_free(p->rels[i]);
+        free(p->rels[i]);
+    }
+    p->nrels = 0;
+}
+
+static int is_published(pipe_t *p, uint64_t fp)
+{
+    for (size_t i = 0; i < p->npublished; i++)
+        if (p->published[i] == fp)
+            return 1;
+    return 0;
+}
+
+/* Publishes a schema to <prefix>.schemas keyed by its fingerprint and waits
+ * for the broker's acknowledgement: no row may reference a schema that a
+ * consumer cannot find. */
+static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
+{
+    char key[17], err[512];
+    if (is_published(p, fp))
+        return P_OK;
+    snprintf(key, sizeof key, "%016" PRIx64, fp);
+    kafka_headers h = {.commit_lsn = p->commit_lsn, .xid = p->xid, .seq = 0};
+    int rc;
+    while ((rc = kafka_sink_produce(p->sink, p->schemas_topic, key, 16, json->data, json->len, &h,
+                                    SCHEMA_OPAQUE, err, sizeof err)) == KAFKA_SINK_FULL) {
+        int w = wait_a_little(p);
+        if (w != P_OK)
+            return w;
+    }
+    if (rc != KAFKA_SINK_OK) {
+        tw_error("kafka", "cannot publish schema %s: %s", key, err);
+        return P_FATAL;
+    }
+    p->schema_acks_pending++;
+    while (p->schema_acks_pending > 0) {
+        if (*p->stop)
+            return P_STOP;
+        int w = wait_a_little(p);
+        if (w != P_OK)
+            return w;
+    }
+    if (p->schema_failed) {
+        tw_error("kafka", "schema %s was not accepted by the broker: %s; restarting", key,
+                 p->last_delivery_err);
+        return P_RESTART;
+    }
+    if (p->npublished == p->cappublished) {
+        size_t ncap = p->cappublished ? p->cappublished * 2 : 64;
+        uint64_t *n = realloc(p->published, ncap * sizeof *n);
+        if (!n)
+            return P_FATAL;
+        p->published = n;
+        p->cappublished = ncap;
+    }
+    p->published[p->npublished++] = fp;
+    return P_OK;
+}
+
+static int on_relation(pipe_t *p, const pgo_msg *m)
+{
+    char err[1024];
+    const tw_column_catalog *cols = NULL;
+    int ncols = 0;
+    if (tw_catalog_columns(p->catalog, m->u.relation.relid, &cols, &ncols, err, sizeof err) != 0) {
+        tw_warn("catalog",
+                "cannot read the catalog of %s.%s: %s; its columns are taken as nullable",
+                m->u.relation.nspname, m->u.relation.relname, err);
+        ncols = 0;
+    }
+    tw_relation *r = malloc(sizeof *r);
+    if (!r || tw_relation_build(r, m, cols, ncols, p->prefix, &p->topts, err, sizeof err) != 0) {
+        tw_error("schema", "%s", r ? err : "out of memory");
+        free(r);
+        return P_FATAL;
+    }
+    tw_relation *old = find_rel(p, r->relid);
+    if (old && tw_relation_same_schema(old, r)) {
+        /* Resent after an unrelated cache invalidation: nothing changed. */
+        tw_relation_free(r);
+        free(r);
+        return P_OK;
+    }
+    for (int i = 0; i < p->nrels; i++)
+        if (p->rels[i]->relid != r->relid && strcmp(p->rels[i]->topic, r->topic) == 0) {
+            tw_error("schema",
+                     "tables %s.%s and %s.%s both map to topic '%s'; rename one, or publish "
+                     "only one of them",
+                     p->rels[i]->nspname, p->rels[i]->relname, r->nspname, r->relname, r->topic);
+            tw_relation_free(r);
+            free(r);
+            return P_FATAL;
+        }
+    if (r->unknown_types)
+        for (int i = 0; i < r->ncols; i++)
+            if (r->cols[i].plan.warn_unknown)
+                tw_warn("schema",
+                        "column %s of %s.%s has type %s, which Tidewater does not map: it is "
+                        "sent as its text form",
+                        r->cols[i].name, r->nspname, r->relname, r->cols[i].pg_type);
+    r->app = kafka_sink_topic(p->sink, r->topic, 0, err, sizeof err);
+    if (!r->app) {
+        tw_error("kafka", "%s", err);
+        tw_relation_free(r);
+        free(r);
+        return P_RESTART;
+    }
+    int rc = P_OK;
+    if (r->nkey > 0)
+        rc = publish_schema(p, r->key_fp, &r->key_schema);
+    if (rc == P_OK)
+        rc = publish_schema(p, r->value_fp, &r->value_schema);
+    if (rc != P_OK) {
+        tw_relation_free(r);
+        free(r);
+        return rc;
+    }
+    tw_info("schema",
+            "%s %s.%s -> topic %s (key schema %016" PRIx64 ", value schema %016" PRIx64 ")",
+            old ? "schema changed:" : "table", r->nspname, r->relname, r->topic, r->key_fp,
+            r->value_fp);
+    if (old) {
+        for (int i = 0; i < p->nrels; i++)
+            if (p->rels[i] == old)
+                p->rels[i] = r;
+        tw_relation_free(old);
+        free(old);
+        return P_OK;
+    }
+    if (p->nrels == p->caprels) {
+        int ncap = p->caprels ? p->caprels * 2 : 16;
+        tw_relation **n = realloc(p->rels, (size_t)ncap * sizeof *n);
+        if (!n) {
+            tw_relation_free(r);
+            free(r);
+            return P_FATAL;
+        }
+        p->rels = n;
+        p->caprels = ncap;
+    }
+    p->rels[p->nrels++] = r;
+    return P_OK;
+}
+
+static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tuple *key_from,
+                              const pgo_tuple *before, const pgo_tuple *after,
+                              const pgo_tuple *old_full, int tombstone)
+{
+    char err[1024];
+    tw_source_info src = {.prefix = p->prefix,
+                          .db = tw_catalog_dbname(p->catalog),
+                          .commit_ms = p->commit_ms,
+                          .xid = p->xid,
+                          .lsn = p->change_lsn,
+                          .snapshot = "false"};
+    tw_buf_reset(&p->key);
+    if (r->nkey > 0 && key_from &&
+        tw_relation_encode_key(r, key_from, &p->key, err, sizeof err) != 0) {
+        tw_error("schema", "%s", err);
+        return P_FATAL;
+    }
+    int nulled = 0;
+    if (tw_relation_encode_envelope(r, op, before, after, old_full, &src, wall_ms(), &p->val,
+                                    &nulled, err, sizeof err) != 0) {
+        tw_error("schema", "%s", err);
+        return P_FATAL;
+    }
+    if (nulled) {
+        p->nulled += (uint64_t)nulled;
+        /* 1, 10, 100, ...: loud at first, never a flood. */
+        uint64_t n = p->nulled;
+        while (n % 10 == 0)
+            n /= 10;
+        if (n == 1)
+            tw_warn("schema",
+                    "%" PRIu64 " numeric NaN/Infinity value(s) sent as null so far (latest in "
+                    "%s.%s): an Avro decimal cannot hold them",
+                    p->nulled, r->nspname, r->relname);
+    }
+    int rc = produce(p, r, &p->key, &p->val);
+    if (rc == P_OK && tombstone && p->tombstones && r->nkey > 0)
+        rc = produce(p, r, &p->key, NULL);
+    return rc;
+}
+
+/* Did an UPDATE change the key? Compare the key columns of the old tuple
+ * (K or O) with the new one: the server also sends a K tuple when a key
+ * column is stored out of line, changed or not. A key column the new tuple
+ * leaves unsent (unchanged TOAST) did not change. */
+static int key_changed(const tw_relation *r, const pgo_msg *m)
+{
+    if (m->u.change.old_kind == PGO_OLD_NONE || r->nkey == 0)
+        return 0;
+    const pgo_tuple *o = &m->u.change.old_tuple, *n = &m->u.change.new_tuple;
+    for (int i = 0; i < r->ncols && i < o->ncols && i < n->ncols; i++) {
+        if (!r->cols[i].key || n->values[i].kind == PGO_VALUE_UNCHANGED)
+            continue;
+        const pgo_value *a = &o->values[i], *b = &n->values[i];
+        if (a->kind != b->kind || a->len != b->len ||
+            (a->len && memcmp(a->data, b->data, a->len) != 0))
+            return 1;
+    }
+    return 0;
+}
+
+static int on_change(pipe_t *p, const pgo_msg *m)
+{
+    tw_relation *r = find_rel(p, m->u.change.relid);
+    if (!r) {
+        tw_error("stream", "a change for relation %u arrived before its Relation message",
+                 m->u.change.relid);
+        return P_FATAL;
+    }
+    const pgo_tuple *old = m->u.change.old_kind != PGO_OLD_NONE ? &m->u.change.old_tuple : NULL;
+    const pgo_tuple *full = m->u.change.old_kind == PGO_OLD_FULL ? old : NULL;
+    switch (m->type) {
+    case PGO_INSERT:
+        return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, NULL, &m->u.change.new_tuple,
+                                  NULL, 0);
+    case PGO_DELETE:
+        return encode_and_produce(p, r, 'd', old, full, NULL, NULL, 1);
+    case PGO_UPDATE:
+        if (key_changed(r, m)) {
+            /* As Debezium does: the old key is deleted, the new one created. */
+            int rc = encode_and_produce(p, r, 'd', old, full, NULL, NULL, 1);
+            if (rc != P_OK)
+                return rc;
+            return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, NULL,
+                                      &m->u.change.new_tuple, full, 0);
+        }
+        return encode_and_produce(p, r, 'u', &m->u.change.new_tuple, full, &m->u.change.new_tuple,
+                                  full, 0);
+    default:
+        return P_OK;
+    }
+}
+
+static int on_truncate(pipe_t *p, const pgo_msg *m)
+{
+    for (uint32_t i = 0; i < m->u.truncate.nrelids; i++) {
+        tw_relation *r = find_rel(p, m->u.truncate.relids[i]);
+        if (!r) {
+            tw_error("stream", "TRUNCATE of relation %u arrived before its Relation message",
+                     m->u.truncate.relids[i]);
+            return P_FATAL;
+        }
+        int rc = encode_and_produce(p, r, 't', NULL, NULL, NULL, NULL, 0);
+        if (rc != P_OK)
+            return rc;
+    }
+    return P_OK;
+}
+
+static int on_message(pipe_t *p, const pgo_msg *m)
+{
+    switch (m->type) {
+    case PGO_BEGIN:
+        while (ckpt_full(&p->ck)) {
+            int w = wait_a_little(p);
+            if (w != P_OK)
+                return w;
+            if (*p->stop)
+                return P_STOP;
+        }
+        p->txn = ckpt_begin(&p->ck);
+        p->in_txn = 1;
+        p->commit_lsn = m->u.begin.final_lsn;
+        p->xid = m->xid;
+        p->commit_ms = pgo_time_to_unix_ms(m->u.begin.commit_time);
+        p->seq = 0;
+        return P_OK;
+    case PGO_COMMIT:
+        ckpt_commit(&p->ck, p->txn, m->u.commit.end_lsn);
+        p->in_txn = 0;
+        return P_OK;
+    case PGO_RELATION:
+        return on_relation(p, m);
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE:
+        return on_change(p, m);
+    case PGO_TRUNCATE:
+        return on_truncate(p, m);
+    case PGO_ORIGIN:
+    case PGO_TYPE:
+    case PGO_MESSAGE:
+        return P_OK;
+    default:
+        tw_error("stream",
+                 "unexpected pgoutput message '%c': streaming of in-progress "
+                 "transactions was not requested",
+                 (char)m->type);
+        return P_FATAL;
+    }
+}
+
+static void teardown(pipe_t *p)
+{
+    tw_stream_close(p->stream);
+    p->stream = NULL;
+    kafka_sink_destroy(p->sink);
+    p->sink = NULL;
+    p->schemas_topic = NULL;
+    tw_catalog_close(p->catalog);
+    p->catalog = NULL;
+    pgo_decoder_free(&p->dec);
+    ckpt_free(&p->ck);
+    free_rels(p);
+}
+
+/* One life of producer + stream, until stop, restart or a fatal error. */
+static int run_once(pipe_t *p)
+{
+    char err[1024], lsn[32];
+    int retriable = 0;
+    p->delivery_failures = 0;
+    p->schema_failed = 0;
+    p->schema_acks_pending = 0;
+    p->in_txn = 0;
+
+    p->sink = kafka_sink_new(p->cfg, "tidewater", on_delivery, p, err, sizeof err);
+    if (!p->sink) {
+        tw_error("kafka", "%s", err);
+        return P_FATAL;
+    }
+    char schemas_topic[300];
+    snprintf(schemas_topic, sizeof schemas_topic, "%s.schemas", p->prefix);
+    p->schemas_topic = kafka_sink_topic(p->sink, schemas_topic, 1, err, sizeof err);
+    if (!p->schemas_topic) {
+        tw_error("kafka", "%s", err);
+        kafka_sink_destroy(p->sink);
+        p->sink = NULL;
+        return P_RESTART;
+    }
+    p->catalog = tw_catalog_open(p->cfg, err, sizeof err);
+    if (!p->catalog) {
+        tw_error("catalog", "%s", err);
+        kafka_sink_destroy(p->sink);
+        p->sink = NULL;
+        return P_RESTART;
+    }
+    p->stream = tw_stream_open(p->cfg, p->stop, &retriable, err, sizeof err);
+    if (!p->stream) {
+        tw_error("stream", "%s", err);
+        kafka_sink_destroy(p->sink);
+        p->sink = NULL;
+        tw_catalog_close(p->catalog);
+        p->catalog = NULL;
+        return *p->stop ? P_STOP : retriable ? P_RESTART : P_FATAL;
+    }
+    const tw_stream_info *info = tw_stream_get_info(p->stream);
+    pgo_decoder_init(&p->dec, info->proto_version);
+    if (ckpt_init(&p->ck, TXN_RING, info->slot_lsn) != 0) {
+        teardown(p);
+        return P_FATAL;
+    }
+    p->last_status_ms = p->last_progress_ms = now_ms();
+
+    int rc = P_OK;
+    while (rc == P_OK) {
+        if (*p->stop) {
+            rc = P_STOP;
+            break;
+        }
+        tw_stream_event ev;
+        if (tw_stream_next(p->stream, 100, &ev, err, sizeof err) != 0) {
+            tw_error("stream", "%s; reconnecting", err);
+            rc = P_RESTART;
+            break;
+        }
+        if (ev.kind == TW_EV_DATA) {
+            pgo_msg m;
+            if (pgo_decode(&p->dec, ev.payload, ev.len, &m, err, sizeof err) != 0) {
+                tw_error("stream", "%s", err);
+                rc = P_FATAL;
+                break;
+            }
+            p->change_lsn = ev.data_start;
+            rc = on_message(p, &m);
+        } else if (ev.kind == TW_EV_KEEPALIVE) {
+            ckpt_idle(&p->ck, ev.wal_end);
+            if (ev.reply_requested)
+                rc = send_status(p, 1);
+        }
+        if (rc != P_OK)
+            break;
+        kafka_sink_poll(p->sink, 0);
+        if (p->delivery_failures || kafka_sink_fatal(p->sink, err, sizeof err)) {
+            rc = wait_a_little(p);
+            if (rc == P_OK)
+                rc = P_RESTART;
+            break;
+        }
+        rc = send_status(p, 0);
+        if (now_ms() - p->last_progress_ms >= 60000) {
+            p->last_progress_ms = now_ms();
+            tw_info("pipeline",
+                    "%" PRIu64 " changes produced; flushed to %s; %d in the producer "
+                    "queue",
+                    p->changes, tw_lsn_str(ckpt_flush_lsn(&p->ck), lsn, sizeof lsn),
+                    kafka_sink_outstanding(p->sink));
+        }
+    }
+
+    if (rc == P_STOP) {
+        /* Deliver what the producer holds, then report how far that got. */
+        int left = kafka_sink_flush(p->sink, FLUSH_MS);
+        if (left)
+            tw_warn("kafka",
+                    "%d message(s) not delivered within %d s at shutdown: they are "
+                    "sent again at the next start",
+                    left, FLUSH_MS / 1000);
+        send_status(p, 1);
+        tw_info("pipeline", "stopped; flushed to %s after %" PRIu64 " changes",
+                tw_lsn_str(ckpt_flush_lsn(&p->ck), lsn, sizeof lsn), p->changes);
+    }
+    teardown(p);
+    return rc;
+}
+
+int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
+{
+    pipe_t p;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.stop = stop;
+    p.prefix = tw_config_str(cfg, TW_CFG_TOPIC_PREFIX);
+    p.tombstones = tw_config_bool(cfg, TW_CFG_TOMBSTONES_ON_DELETE);
+    p.status_ms = tw_config_int(cfg, TW_CFG_STATUS_INTERVAL_MS);
+    const char *dh = tw_config_str(cfg, TW_CFG_DECIMAL_HANDLING);
+    p.topts.decimal_handling = strcmp(dh, "double") == 0   ? PGT_DECIMAL_DOUBLE
+                               : strcmp(dh, "string") == 0 ? PGT_DECIMAL_STRING
+                                                           : PGT_DECIMAL_PRECISE;
+    tw_buf_init(&p.key, 0);
+    tw_buf_init(&p.val, 0);
+
+    int delay_s = 1, rc;
+    for (;;) {
+        uint64_t before = p.changes;
+        rc = run_once(&p);
+        if (rc != P_RESTART || *stop)
+            break;
+        if (p.changes > before)
+            delay_s = 1; /* it ran for a while: start the backoff over */
+        tw_warn("pipeline", "restarting in %d s from the last acknowledged commit", delay_s);
+        struct timespec tick = {0, 100000000};
+        for (int i = 0; i < delay_s * 10 && !*stop; i++)
+            nanosleep(&tick, NULL);
+        if (*stop)
+            break;
+        delay_s = delay_s < 30 ? delay_s * 2 : 30;
+    }
+    tw_buf_free(&p.key);
+    tw_buf_free(&p.val);
+    free(p.rels);
+    free(p.published);
+    return rc == P_FATAL ? 1 : 0;
+}

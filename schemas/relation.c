@@ -1,0 +1,422 @@
+#include "schemas/relation.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SOURCE_SCHEMA_NS "io.tidewater"
+
+void tw_avro_name(const char *s, char *out, size_t outsize)
+{
+    size_t n = 0;
+    if (outsize == 0)
+        return;
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_') && n + 1 < outsize)
+        out[n++] = '_';
+    for (; *s && n + 1 < outsize; s++) {
+        char c = *s;
+        int ok =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+}
+
+/* Kafka topic names: [a-zA-Z0-9._-], at most 249 characters. */
+static int topic_name(const char *prefix, const char *nsp, const char *rel, char *out,
+                      size_t outsize, char *err, size_t errsize)
+{
+    int n = snprintf(out, outsize, "%s.%s.%s", prefix, nsp, rel);
+    if (n < 0 || (size_t)n >= outsize || n > 249) {
+        snprintf(err, errsize, "topic name for %s.%s is longer than Kafka's 249 characters", nsp,
+                 rel);
+        return -1;
+    }
+    for (char *p = out; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            *p = '_';
+    }
+    return 0;
+}
+
+/* Avro namespace: every dot-separated part of prefix, then schema, table. */
+static void avro_namespace(const char *prefix, const char *nsp, const char *rel, char *out,
+                           size_t outsize)
+{
+    char part[TW_IDENT_MAX + 1];
+    size_t n = 0;
+    out[0] = '\0';
+    const char *p = prefix;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        char raw[TW_IDENT_MAX + 1];
+        if (len > TW_IDENT_MAX)
+            len = TW_IDENT_MAX;
+        memcpy(raw, p, len);
+        raw[len] = '\0';
+        if (len) {
+            tw_avro_name(raw, part, sizeof part);
+            n += (size_t)snprintf(out + n, outsize - n, "%s%s", n ? "." : "", part);
+        }
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    tw_avro_name(nsp, part, sizeof part);
+    n += (size_t)snprintf(out + n, outsize - n, "%s%s", n ? "." : "", part);
+    tw_avro_name(rel, part, sizeof part);
+    snprintf(out + n, outsize - n, ".%s", part);
+}
+
+static void json_string(tw_buf *b, const char *s)
+{
+    tw_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            tw_buf_putc(b, '\\');
+            tw_buf_putc(b, *p);
+        } else if (*p < 0x20) {
+            tw_buf_printf(b, "\\u%04x", *p);
+        } else {
+            tw_buf_putc(b, *p);
+        }
+    }
+    tw_buf_putc(b, '"');
+}
+
+/* One field, in full JSON and canonical form. as_key: plain type. */
+static void write_field(const tw_column *c, int as_key, tw_buf *full, tw_buf *canon, int first)
+{
+    int nullable = c->nullable && !as_key;
+    if (!first) {
+        tw_buf_putc(full, ',');
+        tw_buf_putc(canon, ',');
+    }
+    tw_buf_printf(full, "{\"name\":\"%s\",\"type\":", c->avro_name);
+    tw_buf_printf(canon, "{\"name\":\"%s\",\"type\":", c->avro_name);
+    if (nullable) {
+        tw_buf_puts(full, "[\"null\",");
+        tw_buf_puts(canon, "[\"null\",");
+    }
+    pgt_write_avro_json(&c->plan, full);
+    pgt_write_avro_canonical(&c->plan, canon);
+    if (nullable) {
+        tw_buf_puts(full, "],\"default\":null");
+        tw_buf_putc(canon, ']');
+    }
+    tw_buf_puts(full, ",\"pg.type\":");
+    json_string(full, c->pg_type);
+    if (strcmp(c->name, c->avro_name) != 0) {
+        tw_buf_puts(full, ",\"pg.column\":");
+        json_string(full, c->name);
+    }
+    tw_buf_putc(full, '}');
+    tw_buf_putc(canon, '}');
+}
+
+static const char *const source_fields[][2] = {
+    {"version", "string"},  {"connector", "string"}, {"name", "string"},   {"ts_ms", "long"},
+    {"snapshot", "string"}, {"db", "string"},        {"schema", "string"}, {"table", "string"},
+    {"txId", "long"},       {"lsn", "long"},
+};
+
+static int build_schemas(tw_relation *r, char *err, size_t errsize)
+{
+    tw_buf canon;
+    tw_buf_init(&canon, 0);
+
+    if (r->nkey > 0) {
+        tw_buf_printf(&r->key_schema,
+                      "{\"type\":\"record\",\"name\":\"Key\",\"namespace\":\"%s\","
+                      "\"fields\":[",
+                      r->avro_ns);
+        tw_buf_printf(&canon, "{\"name\":\"%s.Key\",\"type\":\"record\",\"fields\":[", r->avro_ns);
+        int first = 1;
+        for (int i = 0; i < r->ncols; i++)
+            if (r->cols[i].key) {
+                write_field(&r->cols[i], 1, &r->key_schema, &canon, first);
+                first = 0;
+            }
+        tw_buf_puts(&r->key_schema, "]}");
+        tw_buf_puts(&canon, "]}");
+        r->key_fp = avro_crc64(canon.data, canon.len);
+        tw_buf_reset(&canon);
+    }
+
+    tw_buf *f = &r->value_schema;
+    tw_buf_printf(f,
+                  "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"%s\","
+                  "\"tidewater.envelope.version\":1,\"fields\":[",
+                  r->avro_ns);
+    tw_buf_printf(&canon, "{\"name\":\"%s.Envelope\",\"type\":\"record\",\"fields\":[", r->avro_ns);
+    tw_buf_puts(f,
+                "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":\"Value\","
+                "\"fields\":[");
+    tw_buf_printf(&canon,
+                  "{\"name\":\"before\",\"type\":[\"null\",{\"name\":\"%s.Value\","
+                  "\"type\":\"record\",\"fields\":[",
+                  r->avro_ns);
+    for (int i = 0; i < r->ncols; i++)
+        write_field(&r->cols[i], 0, f, &canon, i == 0);
+    tw_buf_puts(f, "]}],\"default\":null},");
+    tw_buf_puts(&canon, "]}]},");
+    tw_buf_puts(f, "{\"name\":\"after\",\"type\":[\"null\",\"Value\"],\"default\":null},");
+    tw_buf_printf(&canon, "{\"name\":\"after\",\"type\":[\"null\",\"%s.Value\"]},", r->avro_ns);
+    tw_buf_puts(f, "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"Source\","
+                   "\"namespace\":\"" SOURCE_SCHEMA_NS "\",\"fields\":[");
+    tw_buf_puts(&canon, "{\"name\":\"source\",\"type\":{\"name\":\"" SOURCE_SCHEMA_NS ".Source\","
+                        "\"type\":\"record\",\"fields\":[");
+    size_t nsrc = sizeof source_fields / sizeof source_fields[0];
+    for (size_t i = 0; i < nsrc; i++) {
+        tw_buf_printf(f, "%s{\"name\":\"%s\",\"type\":\"%s\"}", i ? "," : "", source_fields[i][0],
+                      source_fields[i][1]);
+        tw_buf_printf(&canon, "%s{\"name\":\"%s\",\"type\":\"%s\"}", i ? "," : "",
+                      source_fields[i][0], source_fields[i][1]);
+    }
+    tw_buf_puts(f,
+                "]}},{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
+                "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"},"
+                "\"default\":[]}]}");
+    tw_buf_puts(&canon, "]}},{\"name\":\"op\",\"type\":\"string\"},{\"name\":\"ts_ms\",\"type\":"
+                        "\"long\"},{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":"
+                        "\"string\"}}]}");
+    r->value_fp = avro_crc64(canon.data, canon.len);
+
+    int rc = 0;
+    if (canon.error || r->key_schema.error || r->value_schema.error) {
+        snprintf(err, errsize, "cannot build the Avro schemas of %s.%s: %s", r->nspname, r->relname,
+                 "out of memory");
+        rc = -1;
+    }
+    tw_buf_free(&canon);
+    return rc;
+}
+
+int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalog *cat, int ncat,
+                      const char *prefix, const pgt_options *opts, char *err, size_t errsize)
+{
+    memset(r, 0, sizeof *r);
+    tw_buf_init(&r->key_schema, 0);
+    tw_buf_init(&r->value_schema, 0);
+    r->relid = rel->u.relation.relid;
+    snprintf(r->nspname, sizeof r->nspname, "%s", rel->u.relation.nspname);
+    snprintf(r->relname, sizeof r->relname, "%s", rel->u.relation.relname);
+    r->replident = rel->u.relation.replident;
+    r->ncols = rel->u.relation.ncols;
+    r->cols = calloc(r->ncols ? (size_t)r->ncols : 1, sizeof *r->cols);
+    if (!r->cols) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < r->ncols; i++) {
+        const pgo_column *pc = &rel->u.relation.columns[i];
+        tw_column *c = &r->cols[i];
+        const tw_column_catalog *cc = NULL;
+        for (int j = 0; j < ncat && !cc; j++)
+            if (strcmp(cat[j].name, pc->name) == 0)
+                cc = &cat[j];
+        snprintf(c->name, sizeof c->name, "%s", pc->name);
+        tw_avro_name(pc->name, c->avro_name, sizeof c->avro_name);
+        /* FULL identity flags every column; the row's key is its primary key. */
+        c->key = r->replident == 'f' ? (cc && cc->primary_key) : (pc->flags & PGO_COLUMN_KEY) != 0;
+        r->nkey += c->key;
+        c->nullable = !cc || !cc->notnull || cc->typlen == -1;
+        pgt_type_info ti = {.oid = pc->type_oid, .typmod = pc->typmod};
+        if (cc) {
+            ti = cc->type;
+            if (ti.oid == pc->type_oid)
+                ti.typmod = pc->typmod;
+        }
+        char perr[256];
+        if (pgt_plan_for(&ti, opts, &c->plan, perr, sizeof perr) != 0) {
+            snprintf(err, errsize, "column %s of %s.%s: %s", pc->name, r->nspname, r->relname,
+                     perr);
+            tw_relation_free(r);
+            return -1;
+        }
+        r->unknown_types += c->plan.warn_unknown != 0;
+        const char *tn = cc && cc->format_type ? cc->format_type : pgt_builtin_name(pc->type_oid);
+        if (tn)
+            snprintf(c->pg_type, sizeof c->pg_type, "%s", tn);
+        else
+            snprintf(c->pg_type, sizeof c->pg_type, "oid %u", pc->type_oid);
+        for (int j = 0; j < i; j++)
+            if (strcmp(r->cols[j].avro_name, c->avro_name) == 0) {
+                snprintf(err, errsize,
+                         "columns \"%s\" and \"%s\" of %s.%s both become Avro field %s: rename "
+                         "one of them",
+                         r->cols[j].name, c->name, r->nspname, r->relname, c->avro_name);
+                tw_relation_free(r);
+                return -1;
+            }
+    }
+    if (topic_name(prefix, r->nspname, r->relname, r->topic, sizeof r->topic, err, errsize) != 0) {
+        tw_relation_free(r);
+        return -1;
+    }
+    avro_namespace(prefix, r->nspname, r->relname, r->avro_ns, sizeof r->avro_ns);
+    if (build_schemas(r, err, errsize) != 0) {
+        tw_relation_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void tw_relation_free(tw_relation *r)
+{
+    free(r->cols);
+    r->cols = NULL;
+    tw_buf_free(&r->key_schema);
+    tw_buf_free(&r->value_schema);
+}
+
+int tw_relation_same_schema(const tw_relation *a, const tw_relation *b)
+{
+    return a->key_fp == b->key_fp && a->value_fp == b->value_fp &&
+           a->value_schema.len == b->value_schema.len &&
+           memcmp(a->value_schema.data, b->value_schema.data, a->value_schema.len) == 0 &&
+           strcmp(a->topic, b->topic) == 0;
+}
+
+static int check_tuple(const tw_relation *r, const pgo_tuple *t, char *err, size_t errsize)
+{
+    if (t->ncols != r->ncols) {
+        snprintf(err, errsize, "a row of %s.%s has %u columns, its Relation message %d", r->nspname,
+                 r->relname, t->ncols, r->ncols);
+        return -1;
+    }
+    return 0;
+}
+
+static int encode_value(const tw_relation *r, const tw_column *c, const pgo_value *v, int plain,
+                        tw_buf *out, int *nulled, char *err, size_t errsize)
+{
+    int nullable = c->nullable && !plain;
+    if (v->kind == PGO_VALUE_NULL || v->kind == PGO_VALUE_UNCHANGED) {
+        if (!nullable) {
+            snprintf(err, errsize, "column %s of %s.%s is %s but its Avro field is not nullable",
+                     c->name, r->nspname, r->relname,
+                     v->kind == PGO_VALUE_NULL ? "NULL" : "an unsent TOAST value");
+            return -1;
+        }
+        avro_bin_union_index(out, 0);
+        return 0;
+    }
+    if (v->kind != PGO_VALUE_TEXT) {
+        snprintf(err, errsize, "column %s of %s.%s came in binary format, which is not requested",
+                 c->name, r->nspname, r->relname);
+        return -1;
+    }
+    size_t mark = out->len;
+    if (nullable)
+        avro_bin_union_index(out, 1);
+    char verr[256];
+    int rc = pgt_encode_text(&c->plan, v->data, v->len, out, verr, sizeof verr);
+    if (rc == PGT_UNREPRESENTABLE && nullable) {
+        tw_buf_truncate(out, mark);
+        avro_bin_union_index(out, 0);
+        if (nulled)
+            (*nulled)++;
+        return 0;
+    }
+    if (rc != PGT_OK) {
+        snprintf(err, errsize, "column %s of %s.%s: %s", c->name, r->nspname, r->relname, verr);
+        return -1;
+    }
+    return 0;
+}
+
+int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, tw_buf *out, char *err,
+                           size_t errsize)
+{
+    tw_buf_reset(out);
+    if (check_tuple(r, t, err, errsize) != 0)
+        return -1;
+    avro_bin_single_object_header(out, r->key_fp);
+    for (int i = 0; i < r->ncols; i++)
+        if (r->cols[i].key &&
+            encode_value(r, &r->cols[i], &t->values[i], 1, out, NULL, err, errsize) != 0)
+            return -1;
+    if (out->error) {
+        snprintf(err, errsize, "key of %s.%s: %s", r->nspname, r->relname, tw_buf_strerror(out));
+        return -1;
+    }
+    return 0;
+}
+
+/* The value taken for column i of t: an unsent TOAST value comes from the
+ * full old row when there is one. */
+static const pgo_value *value_at(const pgo_tuple *t, const pgo_tuple *old_full, int i)
+{
+    const pgo_value *v = &t->values[i];
+    if (v->kind == PGO_VALUE_UNCHANGED && old_full && old_full->ncols == t->ncols &&
+        old_full->values[i].kind == PGO_VALUE_TEXT)
+        return &old_full->values[i];
+    return v;
+}
+
+static int encode_row(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old_full,
+                      tw_buf *out, int *nulled, char *err, size_t errsize)
+{
+    if (!t) {
+        avro_bin_union_index(out, 0);
+        return 0;
+    }
+    if (check_tuple(r, t, err, errsize) != 0)
+        return -1;
+    avro_bin_union_index(out, 1);
+    for (int i = 0; i < r->ncols; i++)
+        if (encode_value(r, &r->cols[i], value_at(t, old_full, i), 0, out, nulled, err, errsize) !=
+            0)
+            return -1;
+    return 0;
+}
+
+static void put_string(tw_buf *b, const char *s)
+{
+    avro_bin_string(b, s, strlen(s));
+}
+
+int tw_relation_encode_envelope(const tw_relation *r, char op, const pgo_tuple *before,
+                                const pgo_tuple *after, const pgo_tuple *old_full,
+                                const tw_source_info *src, int64_t now_ms, tw_buf *out, int *nulled,
+                                char *err, size_t errsize)
+{
+    tw_buf_reset(out);
+    avro_bin_single_object_header(out, r->value_fp);
+    if (encode_row(r, before, NULL, out, nulled, err, errsize) != 0 ||
+        encode_row(r, after, old_full, out, nulled, err, errsize) != 0)
+        return -1;
+    put_string(out, TW_VERSION);
+    put_string(out, "tidewater");
+    put_string(out, src->prefix);
+    avro_bin_long(out, src->commit_ms);
+    put_string(out, src->snapshot ? src->snapshot : "false");
+    put_string(out, src->db);
+    put_string(out, r->nspname);
+    put_string(out, r->relname);
+    avro_bin_long(out, (int64_t)src->xid);
+    avro_bin_long(out, (int64_t)src->lsn);
+    char opstr[2] = {op, '\0'};
+    put_string(out, opstr);
+    avro_bin_long(out, now_ms);
+
+    int64_t unchanged = 0;
+    for (int i = 0; after && i < r->ncols; i++)
+        unchanged += value_at(after, old_full, i)->kind == PGO_VALUE_UNCHANGED;
+    if (unchanged) {
+        avro_bin_block_count(out, unchanged);
+        for (int i = 0; i < r->ncols; i++)
+            if (value_at(after, old_full, i)->kind == PGO_VALUE_UNCHANGED)
+                put_string(out, r->cols[i].name);
+    }
+    avro_bin_array_end_marker(out);
+    if (out->error) {
+        snprintf(err, errsize, "change of %s.%s: %s", r->nspname, r->relname, tw_buf_strerror(out));
+        return -1;
+    }
+    return 0;
+}

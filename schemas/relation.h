@@ -1,0 +1,120 @@
+/*
+ * relation.h — one published table as Tidewater encodes it.
+ *
+ * Built when a Relation message arrives (never per row): column plans
+ * (schemas/pgtypes.h), sanitised Avro names, the Avro schemas of the
+ * message key and value in full JSON and in Parsing Canonical Form, and
+ * their CRC-64-AVRO fingerprints. Then each row change is encoded into
+ * caller-owned, reused buffers in Avro single-object encoding.
+ *
+ * Schemas (namespace NS = <topic.prefix>.<schema>.<table>, sanitised):
+ *   NS.Key       the replica identity key columns; for REPLICA IDENTITY FULL
+ *                (where pgoutput flags every column) the primary key. No key:
+ *                no Key schema, messages get a null key.
+ *   NS.Envelope  Debezium-compatible: before and after (["null", NS.Value]),
+ *                source (io.tidewater.Source: version, connector, name,
+ *                ts_ms, snapshot, db, schema, table, txId, lsn), op, ts_ms,
+ *                and unchanged (array of column names whose value was not
+ *                sent, see below).
+ * A column is ["null", T] with default null when it is nullable, and also
+ * when its type is variable-length (TOASTable): an UPDATE that leaves a
+ * TOASTed value untouched does not carry it, so `after` then holds null for
+ * that column and lists it in `unchanged` -- never a made-up value. When the
+ * old row is known (REPLICA IDENTITY FULL) the value is taken from it.
+ * Every field carries "pg.type" (format_type of the column).
+ *
+ * `before` is filled only from a full old row (REPLICA IDENTITY FULL);
+ * otherwise it is null and the message key identifies the row.
+ *
+ * Ownership: tw_relation owns everything it points to;
+ * tw_relation_free() releases it. Encoders write into the caller's tw_buf.
+ */
+#ifndef TW_RELATION_H
+#define TW_RELATION_H
+
+#include "decoders/pgoutput.h"
+#include "schemas/avro_bin.h"
+#include "schemas/pgtypes.h"
+
+#include <stdint.h>
+
+#define TW_IDENT_MAX 64 /* NAMEDATALEN */
+
+/* What the catalog says about one column (matched to the Relation message
+ * by name). */
+typedef struct {
+    const char *name;
+    int notnull;             /* pg_attribute.attnotnull */
+    int primary_key;         /* part of the primary key */
+    int typlen;              /* pg_type.typlen of the base type: -1 = varlena */
+    const char *format_type; /* format_type(atttypid, atttypmod) */
+    pgt_type_info type;      /* domains resolved */
+} tw_column_catalog;
+
+typedef struct {
+    char name[TW_IDENT_MAX];      /* PostgreSQL column name */
+    char avro_name[TW_IDENT_MAX]; /* [A-Za-z_][A-Za-z0-9_]* */
+    char pg_type[128];            /* the "pg.type" property */
+    int key;                      /* part of the replica identity key */
+    int nullable;                 /* ["null", T] in the Value schema */
+    pgt_plan plan;
+} tw_column;
+
+typedef struct {
+    uint32_t relid;
+    char nspname[TW_IDENT_MAX];
+    char relname[TW_IDENT_MAX];
+    char replident;
+    int ncols;
+    tw_column *cols;
+    int nkey;
+    char topic[256];     /* <prefix>.<schema>.<table> in Kafka's legal characters */
+    char avro_ns[256];   /* Avro namespace of Key, Value, Envelope */
+    tw_buf key_schema;   /* full JSON; empty when nkey == 0 */
+    tw_buf value_schema; /* full JSON of the Envelope */
+    uint64_t key_fp;     /* CRC-64-AVRO of the canonical forms */
+    uint64_t value_fp;
+    int unknown_types; /* columns sent as text because their type is unknown */
+    void *app;         /* the caller's (e.g. its Kafka topic handle) */
+} tw_relation;
+
+/* Where a change comes from, for the envelope's source record. */
+typedef struct {
+    const char *prefix; /* topic.prefix: source.name */
+    const char *db;     /* database name */
+    int64_t commit_ms;  /* commit time, Unix ms */
+    uint32_t xid;
+    uint64_t lsn;         /* the change's LSN */
+    const char *snapshot; /* "false", "true", "first", "last" */
+} tw_source_info;
+
+/* Builds r from a Relation message and catalog facts (cat may lack columns:
+ * those are taken as nullable and, for builtin types, planned from the
+ * message's oid). Returns 0, or -1 with err. */
+int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalog *cat, int ncat,
+                      const char *prefix, const pgt_options *opts, char *err, size_t errsize);
+void tw_relation_free(tw_relation *r);
+
+/* Two relations have the same schemas (a resent Relation message). */
+int tw_relation_same_schema(const tw_relation *a, const tw_relation *b);
+
+/* Encodes the key record of a tuple (new tuple, or old key/full tuple) as
+ * single-object Avro into out (reset first). Returns 0, or -1 with err. */
+int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, tw_buf *out, char *err,
+                           size_t errsize);
+
+/* Encodes an envelope (op 'c','u','d','r','t') into out (reset first).
+ * before/after may be NULL; old_full (may be NULL) supplies values that the
+ * new tuple marks unchanged. now_ms is the envelope's ts_ms. Returns 0, or
+ * -1 with err naming the column. *nulled counts values that the Avro type
+ * cannot hold (numeric NaN/Infinity in a decimal column) and were sent as
+ * null in a nullable field. */
+int tw_relation_encode_envelope(const tw_relation *r, char op, const pgo_tuple *before,
+                                const pgo_tuple *after, const pgo_tuple *old_full,
+                                const tw_source_info *src, int64_t now_ms, tw_buf *out, int *nulled,
+                                char *err, size_t errsize);
+
+/* Sanitises s into an Avro name ([A-Za-z_][A-Za-z0-9_]*) in out. */
+void tw_avro_name(const char *s, char *out, size_t outsize);
+
+#endif

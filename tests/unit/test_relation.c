@@ -1,0 +1,259 @@
+/* A relation's schemas parse with avro-c, and an encoded envelope decodes
+ * back with avro-c's generic reader to the values that went in. */
+#include "schemas/relation.h"
+#include "tw_test.h"
+
+#include <avro.h>
+#include <stdlib.h>
+
+static pgo_column columns[] = {
+    {PGO_COLUMN_KEY, "id", 20, -1},           /* int8 primary key */
+    {0, "name", 25, -1},                      /* text not null: TOASTable */
+    {0, "total", 1700, ((12 << 16) | 2) + 4}, /* numeric(12,2) */
+    {0, "odd-name", 23, -1},                  /* int4, needs sanitising */
+};
+
+static tw_column_catalog catalog[] = {
+    {"id", 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}},
+    {"name", 1, 0, -1, "text", {.oid = 25, .typmod = -1}},
+    {"total", 0, 0, -1, "numeric(12,2)", {.oid = 1700, .typmod = ((12 << 16) | 2) + 4}},
+    {"odd-name", 0, 0, 4, "integer", {.oid = 23, .typmod = -1}},
+};
+
+static pgo_msg relation_msg(void)
+{
+    pgo_msg m = {.type = PGO_RELATION};
+    m.u.relation.relid = 16400;
+    m.u.relation.nspname = "shop";
+    m.u.relation.relname = "line items";
+    m.u.relation.replident = 'd';
+    m.u.relation.ncols = 4;
+    m.u.relation.columns = columns;
+    return m;
+}
+
+/* memmem is a GNU extension; strict C11 here. */
+static int contains(const tw_buf *b, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static avro_value_t read_back(const char *schema_json, size_t schema_len, const tw_buf *b,
+                              avro_value_iface_t **iface_out, avro_schema_t *schema_out)
+{
+    avro_schema_t schema = NULL;
+    avro_value_t v = {0};
+    EXPECT(avro_schema_from_json_length(schema_json, schema_len, &schema) == 0,
+           "avro-c rejects the schema: %s\n%.*s", avro_strerror(), (int)schema_len, schema_json);
+    if (!schema)
+        return v;
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_generic_value_new(iface, &v);
+    avro_reader_t rd = avro_reader_memory((const char *)b->data + AVRO_SINGLE_OBJECT_HEADER_LEN,
+                                          (int64_t)(b->len - AVRO_SINGLE_OBJECT_HEADER_LEN));
+    EXPECT(avro_value_read(rd, &v) == 0, "avro-c cannot read the datum: %s", avro_strerror());
+    avro_reader_free(rd);
+    *iface_out = iface;
+    *schema_out = schema;
+    return v;
+}
+
+static void test_schemas_and_roundtrip(void)
+{
+    char err[512];
+    pgo_msg m = relation_msg();
+    tw_relation r;
+    EXPECT(tw_relation_build(&r, &m, catalog, 4, "tidewater", NULL, err, sizeof err) == 0,
+           "build: %s", err);
+    EXPECT_STR(r.topic, "tidewater.shop.line_items");
+    EXPECT_STR(r.avro_ns, "tidewater.shop.line_items");
+    EXPECT(r.nkey == 1, "nkey %d", r.nkey);
+    EXPECT(!r.cols[0].nullable, "id must not be nullable");
+    EXPECT(r.cols[1].nullable, "a TOASTable NOT NULL column is nullable (unsent TOAST values)");
+    EXPECT_STR(r.cols[3].avro_name, "odd_name");
+    tw_buf_putc(&r.value_schema, '\0');
+    EXPECT_CONTAINS((const char *)r.value_schema.data,
+                    "{\"name\":\"odd_name\",\"type\":[\"null\",\"int\"],\"default\":null,"
+                    "\"pg.type\":\"integer\",\"pg.column\":\"odd-name\"}");
+    EXPECT_CONTAINS((const char *)r.value_schema.data, "\"logicalType\":\"decimal\"");
+    r.value_schema.len--; /* drop the terminator again */
+
+    /* An update whose name is an unsent TOAST value and whose total is NaN. */
+    pgo_value vals[4] = {
+        {PGO_VALUE_TEXT, 2, "42"},
+        {PGO_VALUE_UNCHANGED, 0, NULL},
+        {PGO_VALUE_TEXT, 3, "NaN"},
+        {PGO_VALUE_TEXT, 2, "-7"},
+    };
+    pgo_tuple after = {4, vals};
+    tw_source_info src = {"tidewater", "twdb", 1700000000123, 777, 0x1234, "false"};
+    tw_buf key, val;
+    tw_buf_init(&key, 0);
+    tw_buf_init(&val, 0);
+    int nulled = 0;
+    EXPECT(tw_relation_encode_key(&r, &after, &key, err, sizeof err) == 0, "key: %s", err);
+    EXPECT(tw_relation_encode_envelope(&r, 'u', NULL, &after, NULL, &src, 1700000000999, &val,
+                                       &nulled, err, sizeof err) == 0,
+           "envelope: %s", err);
+    EXPECT(nulled == 1, "NaN in a decimal column should be nulled once, got %d", nulled);
+    EXPECT(key.data[0] == 0xC3 && key.data[1] == 0x01, "single-object marker missing");
+    uint64_t fp = 0;
+    for (int i = 9; i >= 2; i--)
+        fp = (fp << 8) | val.data[i];
+    EXPECT(fp == r.value_fp, "header fingerprint %llx, want %llx", (unsigned long long)fp,
+           (unsigned long long)r.value_fp);
+
+    avro_value_iface_t *iface = NULL;
+    avro_schema_t schema = NULL;
+    avro_value_t v =
+        read_back((const char *)r.value_schema.data, r.value_schema.len, &val, &iface, &schema);
+    if (iface) {
+        avro_value_t f, branch, col;
+        int disc;
+        avro_value_get_by_name(&v, "before", &f, NULL);
+        avro_value_get_discriminant(&f, &disc);
+        EXPECT(disc == 0, "before should be null");
+        avro_value_get_by_name(&v, "after", &f, NULL);
+        avro_value_get_current_branch(&f, &branch);
+        avro_value_get_by_name(&branch, "id", &col, NULL);
+        int64_t id = 0;
+        avro_value_get_long(&col, &id);
+        EXPECT(id == 42, "id %lld", (long long)id);
+        avro_value_get_by_name(&branch, "name", &col, NULL);
+        avro_value_get_discriminant(&col, &disc);
+        EXPECT(disc == 0, "unsent TOAST value must be null, not made up");
+        avro_value_get_by_name(&branch, "odd_name", &col, NULL);
+        avro_value_get_current_branch(&col, &col);
+        int32_t odd = 0;
+        avro_value_get_int(&col, &odd);
+        EXPECT(odd == -7, "odd_name %d", odd);
+        const char *s;
+        size_t sz;
+        avro_value_get_by_name(&v, "op", &f, NULL);
+        avro_value_get_string(&f, &s, &sz);
+        EXPECT_STR(s, "u");
+        avro_value_get_by_name(&v, "source", &f, NULL);
+        avro_value_get_by_name(&f, "table", &col, NULL);
+        avro_value_get_string(&col, &s, &sz);
+        EXPECT_STR(s, "line items");
+        avro_value_get_by_name(&f, "txId", &col, NULL);
+        avro_value_get_long(&col, &id);
+        EXPECT(id == 777, "txId %lld", (long long)id);
+        avro_value_get_by_name(&v, "unchanged", &f, NULL);
+        size_t n = 0;
+        avro_value_get_size(&f, &n);
+        EXPECT(n == 1, "unchanged has %zu entries, want 1", n);
+        if (n == 1) {
+            avro_value_get_by_index(&f, 0, &col, NULL);
+            avro_value_get_string(&col, &s, &sz);
+            EXPECT_STR(s, "name");
+        }
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+    }
+
+    /* The key schema parses and the key decodes. */
+    v = read_back((const char *)r.key_schema.data, r.key_schema.len, &key, &iface, &schema);
+    if (iface) {
+        avro_value_t col;
+        int64_t id = 0;
+        avro_value_get_by_name(&v, "id", &col, NULL);
+        avro_value_get_long(&col, &id);
+        EXPECT(id == 42, "key id %lld", (long long)id);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+    }
+
+    /* With the full old row, the unsent value is taken from it. */
+    pgo_value oldv[4] = {
+        {PGO_VALUE_TEXT, 2, "42"},
+        {PGO_VALUE_TEXT, 5, "Alice"},
+        {PGO_VALUE_NULL, 0, NULL},
+        {PGO_VALUE_NULL, 0, NULL},
+    };
+    pgo_tuple old = {4, oldv};
+    EXPECT(tw_relation_encode_envelope(&r, 'u', &old, &after, &old, &src, 1, &val, &nulled, err,
+                                       sizeof err) == 0,
+           "envelope with old row: %s", err);
+    EXPECT(contains(&val, "Alice"), "old value not carried into after");
+
+    /* A NULL key column is an error naming it. */
+    pgo_value badv[4] = {{PGO_VALUE_NULL, 0, NULL}};
+    pgo_tuple bad = {4, badv};
+    EXPECT(tw_relation_encode_key(&r, &bad, &key, err, sizeof err) != 0, "NULL key accepted");
+    EXPECT_CONTAINS(err, "column id of shop.line items is NULL");
+
+    tw_buf_free(&key);
+    tw_buf_free(&val);
+    tw_relation_free(&r);
+}
+
+static void test_same_schema_and_collisions(void)
+{
+    char err[512];
+    pgo_msg m = relation_msg();
+    tw_relation a, b;
+    tw_relation_build(&a, &m, catalog, 4, "tidewater", NULL, err, sizeof err);
+    tw_relation_build(&b, &m, catalog, 4, "tidewater", NULL, err, sizeof err);
+    EXPECT(tw_relation_same_schema(&a, &b), "a resent Relation message changed the schema");
+    tw_relation_free(&b);
+    /* numeric(12,2) -> numeric(14,2): a different schema and fingerprint. */
+    columns[2].typmod = ((14 << 16) | 2) + 4;
+    tw_column_catalog cat2[4];
+    memcpy(cat2, catalog, sizeof cat2);
+    cat2[2].type.typmod = columns[2].typmod;
+    tw_relation_build(&b, &m, cat2, 4, "tidewater", NULL, err, sizeof err);
+    /* The full schemas differ; the CRC-64 of the Parsing Canonical Form does
+     * not (it drops logical types), which is why drift detection compares
+     * more than that fingerprint. */
+    EXPECT(!tw_relation_same_schema(&a, &b),
+           "numeric(12,2) -> numeric(14,2) not seen as a schema change");
+    EXPECT(a.value_fp == b.value_fp, "canonical forms unexpectedly differ");
+    columns[2].typmod = ((12 << 16) | 2) + 4;
+    tw_relation_free(&a);
+    tw_relation_free(&b);
+
+    pgo_column dup[2] = {{0, "a-b", 23, -1}, {0, "a_b", 23, -1}};
+    m.u.relation.columns = dup;
+    m.u.relation.ncols = 2;
+    EXPECT(tw_relation_build(&a, &m, NULL, 0, "tidewater", NULL, err, sizeof err) != 0,
+           "colliding Avro names accepted");
+    EXPECT_CONTAINS(err, "both become Avro field a_b");
+}
+
+static void test_full_identity_keys_on_primary_key(void)
+{
+    char err[512];
+    pgo_column cols[2] = {{PGO_COLUMN_KEY, "id", 23, -1}, {PGO_COLUMN_KEY, "v", 25, -1}};
+    tw_column_catalog cat[2] = {
+        {"id", 1, 1, 4, "integer", {.oid = 23, .typmod = -1}},
+        {"v", 0, 0, -1, "text", {.oid = 25, .typmod = -1}},
+    };
+    pgo_msg m = relation_msg();
+    m.u.relation.replident = 'f';
+    m.u.relation.columns = cols;
+    m.u.relation.ncols = 2;
+    tw_relation r;
+    EXPECT(tw_relation_build(&r, &m, cat, 2, "p", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(r.nkey == 1 && r.cols[0].key && !r.cols[1].key,
+           "FULL identity: key must be the primary key, got nkey=%d", r.nkey);
+    tw_relation_free(&r);
+    cat[0].primary_key = 0; /* FULL without a primary key: no key at all */
+    EXPECT(tw_relation_build(&r, &m, cat, 2, "p", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(r.nkey == 0 && r.key_schema.len == 0, "FULL without a primary key: nkey=%d", r.nkey);
+    tw_relation_free(&r);
+}
+
+int main(void)
+{
+    test_schemas_and_roundtrip();
+    test_same_schema_and_collisions();
+    test_full_identity_keys_on_primary_key();
+    return tw_test_exit("test_relation");
+}
