@@ -4,9 +4,17 @@
 # update with REPLICA IDENTITY DEFAULT and FULL, a key change (delete +
 # tombstone + create), delete + tombstone, truncate, and one transaction on
 # three tables; per table, Kafka order is commit order.
+# TW_TARGET=primary runs the same against the primary (primary mode).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
+TARGET=${TW_TARGET:-standby}
+case "$TARGET" in
+standby) DSN=$TW_PG_STANDBY_DSN ;;
+primary) DSN=$TW_PG_PRIMARY_DSN ;;
+*) fail "TW_TARGET must be standby or primary, not $TARGET" ;;
+esac
+psql_target() { if [ "$TARGET" = primary ]; then psql_primary "$@"; else psql_standby "$@"; fi; }
 
 ID="$$_$RANDOM"
 PREFIX="ops$ID"
@@ -14,7 +22,7 @@ SLOT="tw_ops_$ID"
 dir=$(mktemp -d)
 cleanup() {
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
+    psql_target -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     psql_primary -c "DROP PUBLICATION IF EXISTS tw_ops_pub_$ID" -c "DROP SCHEMA IF EXISTS tw_ops_$ID CASCADE" >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
@@ -32,7 +40,7 @@ CREATE PUBLICATION tw_ops_pub_$ID FOR TABLES IN SCHEMA tw_ops_$ID;
 SQL
 wait_standby_replay
 
-start_agent "$dir/agent.log" --set "source.conninfo=$TW_PG_STANDBY_DSN" \
+start_agent "$dir/agent.log" --set "source.conninfo=$DSN" \
     --set "source.publication=tw_ops_pub_$ID" --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" \
     --set "slot.name=$SLOT" --set "topic.prefix=$PREFIX"
 
@@ -111,4 +119,6 @@ for b in bad:
     print(b)
 sys.exit(1 if bad else 0)
 PY
-note "insert/update/key change/delete/truncate and a three-table transaction arrived as specified"
+grep -q "PostgreSQL [0-9.]* $TARGET" "$dir/agent.log" || fail "the agent did not stream from the $TARGET:
+$(grep 'streaming slot' "$dir/agent.log")"
+note "$TARGET: insert/update/key change/delete/truncate and a three-table transaction arrived as specified"
