@@ -7,8 +7,13 @@ TW_SOURCE_DIR=${TW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 TW_BIN=${TW_BIN:-$TW_SOURCE_DIR/build/tidewater}
 TEST_NAME=$(basename "$0" .sh)
 
+AGENT_LOG=""
 fail() {
     echo "FAIL [$TEST_NAME]: $*" >&2
+    if [ -n "$AGENT_LOG" ] && [ -f "$AGENT_LOG" ]; then
+        echo "--- last lines of the agent's log ($AGENT_LOG):" >&2
+        tail -n 30 "$AGENT_LOG" >&2
+    fi
     exit 1
 }
 note() { echo "[$TEST_NAME] $*"; }
@@ -88,6 +93,7 @@ AGENT_PID=""
 start_agent() {
     local log=$1 ticker i
     shift
+    AGENT_LOG=$log
     (while sleep 0.3; do psql_primary -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
     ticker=$!
     "$TW_BIN" run "$@" >>"$log" 2>&1 &

@@ -58,6 +58,8 @@ def read_all(bootstrap, topic, timeout):
 def plain(v):
     if isinstance(v, Decimal):
         return str(v)
+    if isinstance(v, uuid.UUID):
+        return str(v)
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
     if isinstance(v, dict):

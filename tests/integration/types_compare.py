@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Compare what Kafka holds for a table (decoded with fastavro, see
+tw_consume.py) with what PostgreSQL reports for the same rows.
+
+usage: types_compare.py EXPECTED.jsonl KAFKA.jsonl COLUMNS.json
+
+EXPECTED.jsonl: one JSON object per row, made by the server with the
+expected representation of every column (see types_roundtrip.sh).
+KAFKA.jsonl: tw_consume.py output for the topic (inserts only).
+COLUMNS.json: {"column": "kind"}; kind says how to compare:
+  exact    same JSON value
+  decimal  same number AND same scale (strings)
+  float    same IEEE value (NaN == NaN), given as numbers or "NaN"/"Infinity"
+  array_decimal / array_float: element-wise
+Any mismatch prints the row id, the column and both values.
+"""
+import json
+import math
+import sys
+from decimal import Decimal
+
+
+def fnum(v):
+    if isinstance(v, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(v, None) \
+            if v in ("NaN", "Infinity", "-Infinity") else float(v)
+    return float(v)
+
+
+def same_float(a, b):
+    if a is None or b is None:
+        return a is b
+    x, y = fnum(a), fnum(b)
+    return (math.isnan(x) and math.isnan(y)) or x == y
+
+
+def same_decimal(a, b):
+    if a is None or b is None:
+        return a is b
+    x, y = Decimal(str(a)), Decimal(str(b))
+    return x == y and x.as_tuple().exponent == y.as_tuple().exponent
+
+
+def same(kind, a, b):
+    if kind == "decimal":
+        return same_decimal(a, b)
+    if kind == "float":
+        return same_float(a, b)
+    if kind.startswith("array_"):
+        if a is None or b is None:
+            return a is b
+        return len(a) == len(b) and all(same(kind[6:], x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def main():
+    expected = {r["id"]: r for r in map(json.loads, open(sys.argv[1]))}
+    got = {}
+    for line in open(sys.argv[2]):
+        m = json.loads(line)
+        v = m["value"]
+        if v and v["op"] == "c":
+            got[v["after"]["id"]] = v["after"]
+    kinds = json.load(open(sys.argv[3]))
+    bad = 0
+    for rid, row in sorted(expected.items()):
+        if rid not in got:
+            print(f"row {rid}: missing from Kafka")
+            bad += 1
+            continue
+        for col, kind in kinds.items():
+            want, have = row.get(col), got[rid].get(col)
+            if not same(kind, want, have):
+                w, h = json.dumps(want), json.dumps(have)
+                print(f"row {rid} column {col}: PostgreSQL {w[:200]} Kafka {h[:200]}")
+                bad += 1
+    cols = len(kinds)
+    print(f"compared {len(expected)} rows x {cols} columns: {bad} mismatch(es)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
