@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Local quickstart: installs what is missing, builds Tidewater, starts a local
-# PostgreSQL primary + streaming standby and a Kafka broker (tests/env), and
-# runs `tidewater check` against the standby. Stops everything at the end
-# unless --keep is given (then `tests/env/down.sh` stops it).
+# PostgreSQL primary + streaming standby and a Kafka broker (tests/env), runs
+# `tidewater check` and then `tidewater run` against the standby, applies a
+# short workload on the primary (inserts, an update, a delete, a transaction
+# on two tables), and prints the change events from Kafka as JSON lines.
+# Stops everything at the end unless --keep is given (then
+# `tests/env/down.sh` stops the services).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -39,9 +42,49 @@ source.publication = $TW_PG_PUBLICATION
 kafka.bootstrap.servers = $TW_KAFKA_BOOTSTRAP
 PROPS
 echo "== tidewater check --config build/quickstart.properties"
-rc=0
-./build/tidewater check --config build/quickstart.properties || rc=$?
+./build/tidewater check --config build/quickstart.properties || exit 1
+
+# A fresh slot and topic prefix per quickstart, so earlier runs do not mix in.
+run_id=qs$(date +%s)
+echo "== tidewater run (slot $run_id, topics $run_id.*), log in build/quickstart-agent.log"
+(while sleep 0.3; do psql "$TW_PG_SUPERUSER_DSN" -XAtqc "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
+ticker=$!
+./build/tidewater run --config build/quickstart.properties --set "slot.name=$run_id" \
+    --set "topic.prefix=$run_id" >build/quickstart-agent.log 2>&1 &
+agent=$!
+cleanup_agent() {
+    kill "$ticker" 2>/dev/null || true
+    kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+    # The slot belongs to this demo only.
+    psql "$TW_PG_STANDBY_SUPERUSER_DSN" -XAtqc "SELECT pg_drop_replication_slot('$run_id')" >/dev/null 2>&1 || true
+}
+trap 'cleanup_agent; [ "$KEEP" -eq 1 ] || { echo "== stopping the services"; bash tests/env/down.sh >/dev/null; }' EXIT
+for _ in $(seq 1 100); do
+    grep -q 'msg="streaming slot' build/quickstart-agent.log && break
+    sleep 0.2
+done
+kill "$ticker" 2>/dev/null || true
+grep -q 'msg="streaming slot' build/quickstart-agent.log || { cat build/quickstart-agent.log; exit 1; }
+
+echo "== workload on the primary"
+psql "$TW_PG_SUPERUSER_DSN" -Xq <<'SQL'
+INSERT INTO shop.customers (name, email) VALUES ('Alan Turing', 'alan@example.test');
+UPDATE shop.customers SET email = 'turing@example.test' WHERE name = 'Alan Turing';
+BEGIN;
+INSERT INTO shop.orders (customer_id, total, status)
+  SELECT id, 42.00, 'new' FROM shop.customers WHERE name = 'Alan Turing';
+UPDATE shop.customers SET name = 'Alan M. Turing' WHERE name = 'Alan Turing';
+COMMIT;
+DELETE FROM shop.orders WHERE total = 42.00;
+SQL
+sleep 3
+
+# Read the topics the way a data team would (confluent-kafka + fastavro,
+# installed by tests/env/install.sh); one JSON object per message.
+for topic in "$run_id.shop.customers" "$run_id.shop.orders"; do
+    echo "== events on $topic"
+    .cache/venv/bin/python tests/integration/tw_consume.py "$TW_KAFKA_BOOTSTRAP" "$run_id" "$topic"
+done
 if [ "$KEEP" -eq 1 ]; then
     echo "== services left running; settings in tests/env/state/env.sh; stop them with tests/env/down.sh"
 fi
-exit $rc
