@@ -462,7 +462,9 @@ tw_kafka_cluster_id() {
 tw_kafka_format() { # DIR LOGFILE
     local dir=$1 logfile=$2 cid
     cid=$(tw_kafka_cluster_id)
-    if ! tw_kafka_tool kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" >>"$logfile" 2>&1; then
+    # --cluster-id=ID, not -t ID: a base64url id may start with '-', which the
+    # tool's argument parser would take for an option (1 start in 64 failed).
+    if ! tw_kafka_tool kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties" >>"$logfile" 2>&1; then
         tw_show_log "$logfile"
         tw_die "kafka StorageTool format failed"
     fi
