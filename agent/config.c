@@ -500,12 +500,21 @@ int tw_config_set(tw_config *cfg, const char *assignment, const char *origin, ch
 
 int tw_config_finish(tw_config *cfg, char *err, size_t errsize)
 {
+    return tw_config_finish_except(cfg, NULL, 0, err, errsize);
+}
+
+int tw_config_finish_except(tw_config *cfg, const tw_config_key *not_needed, size_t n, char *err,
+                            size_t errsize)
+{
     for (int k = 0; k < TW_CFG__COUNT; k++) {
         const tw_config_def *d = &tw_config_defs[k];
         cfg_value *v = &cfg->values[k];
         if (v->value)
             continue;
-        if (d->flags & TW_CF_REQUIRED) {
+        int needed = 1;
+        for (size_t i = 0; i < n; i++)
+            needed &= not_needed[i] != (tw_config_key)k;
+        if ((d->flags & TW_CF_REQUIRED) && needed) {
             char env[256];
             set_err(err, errsize,
                     "missing required configuration key '%s' (set it in the config file, "

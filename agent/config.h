@@ -76,6 +76,10 @@ int tw_config_set(tw_config *cfg, const char *assignment, const char *origin, ch
 /* Fills defaults and checks that every required key is set. Call once,
  * after all sources. */
 int tw_config_finish(tw_config *cfg, char *err, size_t errsize);
+/* The same, for a command that does not use some required keys: those in
+ * not_needed (n entries) may stay unset. */
+int tw_config_finish_except(tw_config *cfg, const tw_config_key *not_needed, size_t n, char *err,
+                            size_t errsize);
 
 /* Typed getters; valid after tw_config_finish(). tw_config_str() returns
  * NULL for a key that is unset and has no default. */

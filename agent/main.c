@@ -4,6 +4,7 @@
  *   tidewater version
  *   tidewater run    [--config FILE] [--set key=value]...
  *   tidewater check  [--config FILE] [--set key=value]...
+ *   tidewater consume --topic T [--from-beginning] [--max N] [--until-end] [...]
  *   tidewater config --doc
  *   tidewater config --show [--config FILE] [--set key=value]...
  *
@@ -12,6 +13,7 @@
  */
 #include "agent/check.h"
 #include "agent/config.h"
+#include "agent/consume.h"
 #include "agent/log.h"
 #include "agent/pipeline.h"
 #include "sinks/kafka_conf.h"
@@ -39,6 +41,10 @@ static void usage(FILE *out)
             "  tidewater check  [--config FILE] [--set key=value]...\n"
             "      Preflight: verify the server, publication, role, slot and Kafka, one line\n"
             "      per check with the fix for each failure. Exit 1 if any check fails.\n"
+            "  tidewater consume --topic TOPIC [--from-beginning] [--max N] [--until-end]\n"
+            "                   [--config FILE] [--set key=value]...\n"
+            "      Print a Tidewater topic's messages as JSON lines, decoding the Avro with\n"
+            "      the schemas in <topic.prefix>.schemas. Needs only the kafka.* keys.\n"
             "  tidewater config --doc\n"
             "      Print the configuration reference (Markdown).\n"
             "  tidewater config --show [--config FILE] [--set key=value]...\n"
@@ -66,7 +72,8 @@ static int cmd_version(void)
 /* Parses --config/--set from argv[first..], loads file, environment and
  * assignments in that order, and validates. Returns NULL after logging the
  * error. *extra receives flags this helper does not know (for the caller). */
-static tw_config *load_config(int argc, char **argv, int first, const char **flag)
+static tw_config *load_config(int argc, char **argv, int first, const char **flag,
+                              const tw_config_key *not_needed, size_t n_not_needed)
 {
     char err[1024] = "";
     const char *file = NULL;
@@ -108,7 +115,7 @@ static tw_config *load_config(int argc, char **argv, int first, const char **fla
             i++;
         }
     }
-    if (tw_config_finish(cfg, err, sizeof err) != 0)
+    if (tw_config_finish_except(cfg, not_needed, n_not_needed, err, sizeof err) != 0)
         goto fail_err;
 
     tw_log_configure(tw_log_level_parse(tw_config_str(cfg, TW_CFG_LOG_LEVEL)),
@@ -130,7 +137,7 @@ fail:
 
 static int cmd_check(int argc, char **argv)
 {
-    tw_config *cfg = load_config(argc, argv, 2, NULL);
+    tw_config *cfg = load_config(argc, argv, 2, NULL, NULL, 0);
     if (!cfg)
         return EXIT_USAGE;
     int fails = tw_check_run(cfg, stdout);
@@ -147,20 +154,66 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static int cmd_run(int argc, char **argv)
+static void install_stop_handlers(void)
 {
-    tw_config *cfg = load_config(argc, argv, 2, NULL);
-    if (!cfg)
-        return EXIT_USAGE;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    tw_config *cfg = load_config(argc, argv, 2, NULL, NULL, 0);
+    if (!cfg)
+        return EXIT_USAGE;
+    install_stop_handlers();
     signal(SIGPIPE, SIG_IGN);
     tw_info("main", "tidewater %s starting", TW_VERSION);
     int rc = tw_pipeline_run(cfg, &stop_requested);
+    tw_config_free(cfg);
+    return rc;
+}
+
+static int cmd_consume(int argc, char **argv)
+{
+    tw_consume_opts o = {0};
+    /* Take out consume's own flags; the rest is --config/--set. */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i >= 2 && strcmp(argv[i], "--topic") == 0 && i + 1 < argc) {
+            o.topic = argv[++i];
+        } else if (i >= 2 && strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
+            char *end;
+            o.max = strtol(argv[++i], &end, 10);
+            if (*end || o.max <= 0) {
+                tw_error("cli", "--max needs a positive number, got '%s'", argv[i]);
+                free(rest);
+                return EXIT_USAGE;
+            }
+        } else if (i >= 2 && strcmp(argv[i], "--from-beginning") == 0) {
+            o.from_beginning = 1;
+        } else if (i >= 2 && strcmp(argv[i], "--until-end") == 0) {
+            o.until_end = 1;
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    if (!o.topic) {
+        tw_error("cli", "consume needs --topic TOPIC (see tidewater --help)");
+        free(rest);
+        return EXIT_USAGE;
+    }
+    static const tw_config_key not_needed[] = {TW_CFG_SOURCE_CONNINFO, TW_CFG_SOURCE_PUBLICATION};
+    tw_config *cfg = load_config(nrest, rest, 2, NULL, not_needed, 2);
+    free(rest);
+    if (!cfg)
+        return EXIT_USAGE;
+    install_stop_handlers();
+    int rc = tw_consume_run(cfg, &o, &stop_requested, stdout);
     tw_config_free(cfg);
     return rc;
 }
@@ -172,7 +225,7 @@ static int cmd_config(int argc, char **argv)
         return 0;
     }
     const char *flag = NULL;
-    tw_config *cfg = load_config(argc, argv, 2, &flag);
+    tw_config *cfg = load_config(argc, argv, 2, &flag, NULL, 0);
     if (!cfg)
         return EXIT_USAGE;
     if (!flag || strcmp(flag, "--show") != 0) {
@@ -202,6 +255,8 @@ int main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc, argv);
+    if (strcmp(cmd, "consume") == 0)
+        return cmd_consume(argc, argv);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc, argv);
     tw_error("cli", "unknown command '%s' (see tidewater --help)", cmd);

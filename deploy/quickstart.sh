@@ -79,11 +79,10 @@ DELETE FROM shop.orders WHERE total = 42.00;
 SQL
 sleep 3
 
-# Read the topics the way a data team would (confluent-kafka + fastavro,
-# installed by tests/env/install.sh); one JSON object per message.
 for topic in "$run_id.shop.customers" "$run_id.shop.orders"; do
-    echo "== events on $topic"
-    .cache/venv/bin/python tests/integration/tw_consume.py "$TW_KAFKA_BOOTSTRAP" "$run_id" "$topic"
+    echo "== tidewater consume --topic $topic --from-beginning --until-end"
+    ./build/tidewater consume --config build/quickstart.properties --set "topic.prefix=$run_id" \
+        --topic "$topic" --from-beginning --until-end
 done
 if [ "$KEEP" -eq 1 ]; then
     echo "== services left running; settings in tests/env/state/env.sh; stop them with tests/env/down.sh"

@@ -98,6 +98,10 @@ fi
 grep -q 'numeric NaN/Infinity value(s) sent as null' "$dir/agent.log" ||
     fail "the NaN in a numeric(30,5) column was not reported in the log"
 consume "$PREFIX" "$PREFIX.$S.t" --timeout 30 >"$dir/kafka.jsonl"
+# The product's own reader, checked against fastavro below.
+"$TW_BIN" consume --topic "$PREFIX.$S.t" --from-beginning --until-end \
+    --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "topic.prefix=$PREFIX" \
+    >"$dir/consume.jsonl" 2>"$dir/consume.err" || fail "tidewater consume failed: $(cat "$dir/consume.err")"
 
 # What PostgreSQL says, in the representation each Avro type has.
 inf_or() { echo "CASE WHEN $1 = 'infinity' THEN $2 WHEN $1 = '-infinity' THEN $3 ELSE $4 END"; }
@@ -143,5 +147,6 @@ cat >"$dir/kinds.json" <<'JSON'
  "c_num_arr": "array_decimal", "c_float_arr": "array_float"}
 JSON
 "$TW_PY" "$TW_SOURCE_DIR/tests/integration/types_compare.py" "$dir/expected.jsonl" \
-    "$dir/kafka.jsonl" "$dir/kinds.json" || fail "Kafka values differ from PostgreSQL's (above)"
+    "$dir/kafka.jsonl" "$dir/kinds.json" "$dir/consume.jsonl" ||
+    fail "Kafka values differ from PostgreSQL's (above)"
 note "$TARGET: every mapped type round-trips"

@@ -1,0 +1,294 @@
+#include "agent/consume.h"
+
+#include "agent/config.h"
+#include "agent/log.h"
+#include "schemas/avro_json.h"
+#include "sinks/kafka_conf.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    uint64_t fp;
+    avro_json_schema *schema;
+} schema_entry;
+
+typedef struct {
+    rd_kafka_t *rk;
+    char schemas_topic[300];
+    schema_entry *schemas;
+    size_t nschemas, capschemas;
+    int64_t *schemas_next; /* next offset to read, per partition of the schemas topic */
+    int schemas_parts;
+    int64_t *data_next; /* next offset to read, per partition of the data topic */
+    int data_parts;
+    const tw_consume_opts *o;
+} consumer;
+
+static int partitions_of(rd_kafka_t *rk, const char *topic, char *err, size_t errsize)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    int n = -1;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        snprintf(err, errsize, "cannot read metadata of topic '%s': %s", topic,
+                 rd_kafka_err2str(e));
+    else if (md->topic_cnt < 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        snprintf(err, errsize, "topic '%s' does not exist", topic);
+    else
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+static int assign(consumer *c, const char *topic, const int64_t *next, int parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = next[p];
+    rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+/* Reads the schemas topic from where it was left up to its current end. */
+static int load_schemas(consumer *c, char *err, size_t errsize)
+{
+    if (!c->schemas_next) {
+        c->schemas_parts = partitions_of(c->rk, c->schemas_topic, err, errsize);
+        if (c->schemas_parts < 0)
+            return -1;
+        c->schemas_next = calloc((size_t)c->schemas_parts, sizeof *c->schemas_next);
+    }
+    int64_t *hi = calloc((size_t)c->schemas_parts, sizeof *hi);
+    int pending = 0;
+    for (int p = 0; p < c->schemas_parts; p++) {
+        int64_t lo;
+        if (rd_kafka_query_watermark_offsets(c->rk, c->schemas_topic, p, &lo, &hi[p], 10000)) {
+            snprintf(err, errsize, "cannot read the offsets of '%s'", c->schemas_topic);
+            free(hi);
+            return -1;
+        }
+        if (c->schemas_next[p] < lo)
+            c->schemas_next[p] = lo;
+        pending += c->schemas_next[p] < hi[p];
+    }
+    if (pending && assign(c, c->schemas_topic, c->schemas_next, c->schemas_parts) != 0) {
+        snprintf(err, errsize, "cannot assign '%s'", c->schemas_topic);
+        free(hi);
+        return -1;
+    }
+    int rc = 0;
+    while (pending && rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 10000);
+        if (!m) {
+            snprintf(err, errsize, "timed out reading '%s'", c->schemas_topic);
+            rc = -1;
+            break;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            snprintf(err, errsize, "reading '%s': %s", c->schemas_topic,
+                     rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            rc = -1;
+            break;
+        }
+        int p = m->partition;
+        if (m->key && m->key_len == 16 && m->payload) {
+            char hex[17];
+            memcpy(hex, m->key, 16);
+            hex[16] = '\0';
+            uint64_t fp = strtoull(hex, NULL, 16);
+            char serr[512];
+            avro_json_schema *s = avro_json_schema_parse(m->payload, m->len, serr, sizeof serr);
+            if (!s) {
+                tw_warn("consume", "schema %s in '%s' is unusable: %s", hex, c->schemas_topic,
+                        serr);
+            } else {
+                if (c->nschemas == c->capschemas) {
+                    c->capschemas = c->capschemas ? c->capschemas * 2 : 32;
+                    c->schemas = realloc(c->schemas, c->capschemas * sizeof *c->schemas);
+                }
+                c->schemas[c->nschemas].fp = fp;
+                c->schemas[c->nschemas++].schema = s;
+            }
+        }
+        c->schemas_next[p] = m->offset + 1;
+        if (c->schemas_next[p] >= hi[p])
+            pending--;
+        rd_kafka_message_destroy(m);
+    }
+    free(hi);
+    return rc;
+}
+
+static const avro_json_schema *find_schema(consumer *c, uint64_t fp)
+{
+    /* The newest entry wins: the topic is a log, later records supersede. */
+    for (size_t i = c->nschemas; i-- > 0;)
+        if (c->schemas[i].fp == fp)
+            return c->schemas[i].schema;
+    return NULL;
+}
+
+/* Decodes a key or value; *out is JSON null for an absent one. */
+static int decode_part(consumer *c, const void *data, size_t len, json_t **out, char *err,
+                       size_t errsize)
+{
+    if (!data) {
+        *out = json_null();
+        return 0;
+    }
+    avro_frame_kind kind;
+    uint64_t id;
+    size_t hl;
+    if (avro_frame_parse(data, len, &kind, &id, &hl, err, errsize) != 0)
+        return -1;
+    if (kind != AVRO_FRAME_SINGLE_OBJECT) {
+        snprintf(err, errsize,
+                 "Confluent wire format (schema id %" PRIu64 ") needs a Schema "
+                 "Registry, which this version does not read",
+                 id);
+        return -1;
+    }
+    const avro_json_schema *s = find_schema(c, id);
+    if (!s) {
+        /* Published after we read the schemas topic? Read on, then data again. */
+        if (load_schemas(c, err, errsize) != 0 ||
+            assign(c, c->o->topic, c->data_next, c->data_parts) != 0)
+            return -1;
+        s = find_schema(c, id);
+    }
+    if (!s) {
+        snprintf(err, errsize, "schema %016" PRIx64 " is not in '%s'", id, c->schemas_topic);
+        return -1;
+    }
+    *out = avro_json_decode(s, (const uint8_t *)data + hl, len - hl, err, errsize);
+    return *out ? 0 : -1;
+}
+
+static int print_message(consumer *c, rd_kafka_message_t *m, FILE *out, char *err, size_t errsize)
+{
+    json_t *key = NULL, *value = NULL;
+    if (decode_part(c, m->key, m->key_len, &key, err, errsize) != 0 ||
+        decode_part(c, m->payload, m->len, &value, err, errsize) != 0) {
+        json_decref(key);
+        return -1;
+    }
+    json_t *headers = json_object();
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++)
+            json_object_set_new(headers, name, val ? json_stringn(val, size) : json_null());
+    }
+    json_t *line = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "topic", c->o->topic,
+                             "partition", (int)m->partition, "offset", (json_int_t)m->offset,
+                             "timestamp", (json_int_t)rd_kafka_message_timestamp(m, NULL),
+                             "headers", headers, "key", key, "value", value);
+    char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fprintf(out, "%s\n", s ? s : "{}");
+    fflush(out);
+    free(s);
+    json_decref(line);
+    return 0;
+}
+
+int tw_consume_run(const tw_config *cfg, const tw_consume_opts *o, volatile sig_atomic_t *stop,
+                   FILE *out)
+{
+    char err[1024], group[64];
+    consumer c = {.o = o};
+    snprintf(c.schemas_topic, sizeof c.schemas_topic, "%s.schemas",
+             tw_config_str(cfg, TW_CFG_TOPIC_PREFIX));
+    snprintf(group, sizeof group, "tidewater-consume-%ld", (long)getpid());
+    const char *defaults[] = {
+        "group.id", group, "enable.auto.commit", "false", "enable.partition.eof", "true", NULL};
+    rd_kafka_conf_t *conf = kafka_conf_build(cfg, "tidewater-consume", defaults, err, sizeof err);
+    int rc = 1;
+    if (!conf) {
+        tw_error("consume", "%s", err);
+        return 1;
+    }
+    if (!tw_log_enabled(TW_LOG_DEBUG))
+        rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!c.rk) {
+        rd_kafka_conf_destroy(conf);
+        tw_error("consume", "%s", err);
+        return 1;
+    }
+    c.data_parts = partitions_of(c.rk, o->topic, err, sizeof err);
+    if (c.data_parts < 0 || load_schemas(&c, err, sizeof err) != 0) {
+        tw_error("consume", "%s", err);
+        goto done;
+    }
+    c.data_next = calloc((size_t)c.data_parts, sizeof *c.data_next);
+    char *at_end = calloc((size_t)c.data_parts, 1); /* partitions now at their end */
+    int n_at_end = 0;
+    for (int p = 0; p < c.data_parts; p++)
+        c.data_next[p] = o->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    if (assign(&c, o->topic, c.data_next, c.data_parts) != 0) {
+        tw_error("consume", "cannot assign topic '%s'", o->topic);
+        goto done;
+    }
+    long count = 0;
+    rc = 0;
+    while (!*stop && (o->max <= 0 || count < o->max)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < c.data_parts && !at_end[m->partition]) {
+                at_end[m->partition] = 1;
+                n_at_end++;
+            }
+            rd_kafka_message_destroy(m);
+            if (o->until_end && n_at_end >= c.data_parts)
+                break;
+            continue;
+        }
+        if (!m->err && m->partition >= 0 && m->partition < c.data_parts && at_end[m->partition]) {
+            at_end[m->partition] = 0;
+            n_at_end--;
+        }
+        if (m->err) {
+            tw_error("consume", "reading '%s': %s", o->topic, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            rc = 1;
+            break;
+        }
+        c.data_next[m->partition] = m->offset + 1;
+        if (print_message(&c, m, out, err, sizeof err) != 0) {
+            tw_error("consume", "topic %s partition %d offset %" PRId64 ": %s", o->topic,
+                     (int)m->partition, m->offset, err);
+            rd_kafka_message_destroy(m);
+            rc = 1;
+            break;
+        }
+        rd_kafka_message_destroy(m);
+        count++;
+    }
+    free(at_end);
+done:
+    rd_kafka_consumer_close(c.rk);
+    rd_kafka_destroy(c.rk);
+    for (size_t i = 0; i < c.nschemas; i++)
+        avro_json_schema_free(c.schemas[i].schema);
+    free(c.schemas);
+    free(c.schemas_next);
+    free(c.data_next);
+    return rc;
+}
