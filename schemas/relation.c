@@ -1,5 +1,6 @@
 #include "schemas/relation.h"
 
+#include <avro.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,22 @@ static int build_schemas(tw_relation *r, char *err, size_t errsize)
         snprintf(err, errsize, "cannot build the Avro schemas of %s.%s: %s", r->nspname, r->relname,
                  "out of memory");
         rc = -1;
+    }
+    /* Our JSON must be a schema other Avro libraries accept: avro-c is the
+     * independent judge at hand (it ignores the logical types it lacks). */
+    const tw_buf *check[2] = {&r->key_schema, &r->value_schema};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (check[i]->len == 0)
+            continue;
+        avro_schema_t parsed = NULL;
+        if (avro_schema_from_json_length((const char *)check[i]->data, check[i]->len, &parsed) !=
+            0) {
+            snprintf(err, errsize, "the %s schema written for %s.%s does not parse with avro-c: %s",
+                     i ? "value" : "key", r->nspname, r->relname, avro_strerror());
+            rc = -1;
+        }
+        if (parsed)
+            avro_schema_decref(parsed);
     }
     tw_buf_free(&canon);
     return rc;
