@@ -3,9 +3,10 @@
  *
  * Built when a Relation message arrives (never per row): column plans
  * (schemas/pgtypes.h), sanitised Avro names, the Avro schemas of the
- * message key and value in full JSON and in Parsing Canonical Form, and
- * their CRC-64-AVRO fingerprints. Then each row change is encoded into
- * caller-owned, reused buffers in Avro single-object encoding.
+ * message key and value in full JSON (checked to parse with avro-c) and in
+ * Parsing Canonical Form, and their CRC-64-AVRO fingerprints. Then each row
+ * change is encoded into caller-owned, reused buffers in Avro single-object
+ * encoding.
  *
  * Schemas (namespace NS = <topic.prefix>.<schema>.<table>, sanitised):
  *   NS.Key       the replica identity key columns; for REPLICA IDENTITY FULL
