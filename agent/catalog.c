@@ -15,32 +15,33 @@ struct tw_catalog {
     int cap;
 };
 
-/* Domains are followed down to their base type (they may nest); an array's
- * element type is reported with its category and delimiter. */
+/* Domains are followed down to their base type (they may nest), for the
+ * column's type and for an array's element type alike; an array's element
+ * is reported with its category and delimiter. */
 static const char columns_sql[] =
-    "WITH RECURSIVE cols AS ("
+    "WITH RECURSIVE dom(oid, base, depth) AS ("
+    "  SELECT oid, typbasetype, 1 FROM pg_catalog.pg_type WHERE typtype = 'd' "
+    "  UNION ALL "
+    "  SELECT dom.oid, t.typbasetype, dom.depth + 1 "
+    "  FROM dom JOIN pg_catalog.pg_type t ON t.oid = dom.base "
+    "  WHERE t.typtype = 'd' AND dom.depth < 32), "
+    "resolved AS (SELECT DISTINCT ON (oid) oid, base FROM dom ORDER BY oid, depth DESC), "
+    "cols AS ("
     "  SELECT a.attnum, a.attname, a.attnotnull, a.atttypid, "
     "         format_type(a.atttypid, a.atttypmod) AS fmt "
     "  FROM pg_catalog.pg_attribute a "
-    "  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped), "
-    "base(attnum, typid, depth) AS ("
-    "  SELECT attnum, atttypid, 0 FROM cols "
-    "  UNION ALL "
-    "  SELECT b.attnum, t.typbasetype, b.depth + 1 "
-    "  FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typid "
-    "  WHERE t.typtype = 'd' AND b.depth < 32) "
+    "  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped) "
     "SELECT c.attname, c.attnotnull, c.fmt, t.oid, t.typtype, t.typcategory, t.typlen, "
-    "       t.typname, "
-    "       CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, "
+    "       t.typname, CASE WHEN t.typcategory = 'A' THEN et.oid ELSE 0 END, "
     "       coalesce(et.typtype::text, ''), coalesce(et.typcategory::text, ''), "
     "       coalesce(et.typdelim::text, ''), "
     "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid "
     "               AND i.indisprimary AND c.attnum = ANY (i.indkey)) "
     "FROM cols c "
-    "JOIN LATERAL (SELECT typid FROM base WHERE base.attnum = c.attnum "
-    "              ORDER BY depth DESC LIMIT 1) bt ON true "
-    "JOIN pg_catalog.pg_type t ON t.oid = bt.typid "
-    "LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' "
+    "JOIN pg_catalog.pg_type t ON t.oid = coalesce("
+    "  (SELECT base FROM resolved r WHERE r.oid = c.atttypid), c.atttypid) "
+    "LEFT JOIN pg_catalog.pg_type et ON t.typcategory = 'A' AND et.oid = coalesce("
+    "  (SELECT base FROM resolved r WHERE r.oid = t.typelem), t.typelem) "
     "ORDER BY c.attnum";
 
 tw_catalog *tw_catalog_open(const tw_config *cfg, char *err, size_t errsize)

@@ -48,7 +48,8 @@ CREATE TABLE $S.t (
     c_timetz timetz, c_interval interval, c_inet inet, c_cidr cidr, c_macaddr macaddr,
     c_bit bit(4), c_varbit varbit, c_enum $S.mood, c_range int4range, c_point point,
     c_tsvector tsvector, c_comp $S.pair, c_dom $S.posint,
-    c_int_arr int[], c_text_arr text[], c_num_arr numeric(6,2)[], c_float_arr float8[]
+    c_int_arr int[], c_text_arr text[], c_num_arr numeric(6,2)[], c_float_arr float8[],
+    c_dom_arr $S.posint[]
 );
 GRANT USAGE ON SCHEMA $S TO tidewater;
 GRANT SELECT ON ALL TABLES IN SCHEMA $S TO tidewater;
@@ -68,7 +69,7 @@ INSERT INTO $S.t VALUES (2,
     '2024-02-29', '13:45:30.123456', '2024-02-29 13:45:30.123456', '2024-02-29 13:45:30.123456+00',
     '10:00:00+05:30', '1 year 2 mons 3 days 04:05:06', '192.168.1.1/24', '10.0.0.0/8',
     '08:00:2b:01:02:03', B'1010', B'101', 'happy', '[1,10)', '(1,2)', 'a fat cat', ROW(1, 'x'), 5,
-    '{1,2,3}', '{"a","b c"}', '{1.50,NULL,-2.25}', '{1.5,NaN}');
+    '{1,2,3}', '{"a","b c"}', '{1.50,NULL,-2.25}', '{1.5,NaN}', '{7,NULL,9}');
 INSERT INTO $S.t VALUES (3,
     false, -32768, -2147483648, -9223372036854775808, 4294967295, 'NaN', '-Infinity',
     -1234567890123456789012345.12345, '-Infinity', '-92233720368547758.08',
@@ -77,7 +78,7 @@ INSERT INTO $S.t VALUES (3,
     'infinity', '24:00:00', '-infinity', 'infinity',
     '00:00:00-08', '-1 days +02:03:04', '::1', '2001:db8::/32', '00:00:00:00:00:00',
     B'0000', B'', 'sad', 'empty', '(-1.5,0)', '', ROW(NULL, ''), 1,
-    '{}', '{NULL,"NULL","a,b","c\\"d"}', '{}', '{Infinity,-Infinity}');
+    '{}', '{NULL,"NULL","a,b","c\\"d"}', '{}', '{Infinity,-Infinity}', '{}');
 INSERT INTO $S.t VALUES (4,
     NULL, 32767, 2147483647, 9223372036854775807, 0, 'Infinity', 'NaN',
     'NaN', 'NaN', '92233720368547758.07',
@@ -85,7 +86,7 @@ INSERT INTO $S.t VALUES (4,
     '\\x', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '[]', '[]',
     '0044-03-15 BC', '00:00:00', '1969-12-31 23:59:59.999999', '1900-01-01 00:00:00+00',
     NULL, '0', NULL, NULL, NULL, NULL, NULL, NULL, '(,)', NULL, NULL, NULL, NULL,
-    '{{1,2},{3,4}}', '{{"a","b"},{"c",NULL}}', '{{1.00},{-0.01}}', '{}');
+    '{{1,2},{3,4}}', '{{"a","b"},{"c",NULL}}', '{{1.00},{-0.01}}', '{}', NULL);
 INSERT INTO $S.t (id, c_num, c_date, c_ts, c_tstz, c_text) VALUES
     (5, 99999999999999999999999.99999, '1970-01-01', '1970-01-01 00:00:00', '2262-04-11 23:47:16.854775+00',
      'line1' || chr(10) || 'tab' || chr(9) || 'quote"back\\slash');
@@ -130,7 +131,8 @@ SELECT json_build_object(
   'c_point', $(txt c_point), 'c_tsvector', $(txt c_tsvector), 'c_comp', $(txt c_comp),
   'c_dom', c_dom,
   'c_int_arr', $(arr c_int_arr u), 'c_text_arr', $(arr c_text_arr u),
-  'c_num_arr', $(arr c_num_arr u::text), 'c_float_arr', $(arr c_float_arr u))
+  'c_num_arr', $(arr c_num_arr u::text), 'c_float_arr', $(arr c_float_arr u),
+  'c_dom_arr', $(arr c_dom_arr u))
 FROM $S.t ORDER BY id
 SQL
 cat >"$dir/kinds.json" <<'JSON'
@@ -144,7 +146,7 @@ cat >"$dir/kinds.json" <<'JSON'
  "c_macaddr": "exact", "c_bit": "exact", "c_varbit": "exact", "c_enum": "exact",
  "c_range": "exact", "c_point": "exact", "c_tsvector": "exact", "c_comp": "exact",
  "c_dom": "exact", "c_int_arr": "exact", "c_text_arr": "exact",
- "c_num_arr": "array_decimal", "c_float_arr": "array_float"}
+ "c_num_arr": "array_decimal", "c_float_arr": "array_float", "c_dom_arr": "exact"}
 JSON
 "$TW_PY" "$TW_SOURCE_DIR/tests/integration/types_compare.py" "$dir/expected.jsonl" \
     "$dir/kafka.jsonl" "$dir/kinds.json" "$dir/consume.jsonl" ||
