@@ -64,24 +64,38 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
         c->schemas_parts = partitions_of(c->rk, c->schemas_topic, err, errsize);
         if (c->schemas_parts < 0)
             return -1;
-        c->schemas_next = calloc((size_t)c->schemas_parts, sizeof *c->schemas_next);
+        c->schemas_next = calloc((size_t)c->schemas_parts + 1, sizeof *c->schemas_next);
+        if (!c->schemas_next) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
     }
-    int64_t *hi = calloc((size_t)c->schemas_parts, sizeof *hi);
+    int64_t *hi = calloc((size_t)c->schemas_parts + 1, sizeof *hi);
+    char *done = calloc((size_t)c->schemas_parts + 1, 1); /* partition read to hi */
+    if (!hi || !done) {
+        free(hi);
+        free(done);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
     int pending = 0;
     for (int p = 0; p < c->schemas_parts; p++) {
         int64_t lo;
         if (rd_kafka_query_watermark_offsets(c->rk, c->schemas_topic, p, &lo, &hi[p], 10000)) {
             snprintf(err, errsize, "cannot read the offsets of '%s'", c->schemas_topic);
             free(hi);
+            free(done);
             return -1;
         }
         if (c->schemas_next[p] < lo)
             c->schemas_next[p] = lo;
-        pending += c->schemas_next[p] < hi[p];
+        done[p] = c->schemas_next[p] >= hi[p];
+        pending += !done[p];
     }
     if (pending && assign(c, c->schemas_topic, c->schemas_next, c->schemas_parts) != 0) {
         snprintf(err, errsize, "cannot assign '%s'", c->schemas_topic);
         free(hi);
+        free(done);
         return -1;
     }
     int rc = 0;
@@ -116,19 +130,31 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
                         serr);
             } else {
                 if (c->nschemas == c->capschemas) {
-                    c->capschemas = c->capschemas ? c->capschemas * 2 : 32;
-                    c->schemas = realloc(c->schemas, c->capschemas * sizeof *c->schemas);
+                    size_t ncap = c->capschemas ? c->capschemas * 2 : 32;
+                    schema_entry *ns = realloc(c->schemas, ncap * sizeof *ns);
+                    if (!ns) {
+                        avro_json_schema_free(s);
+                        snprintf(err, errsize, "out of memory");
+                        rd_kafka_message_destroy(m);
+                        rc = -1;
+                        break;
+                    }
+                    c->schemas = ns;
+                    c->capschemas = ncap;
                 }
                 c->schemas[c->nschemas].fp = fp;
                 c->schemas[c->nschemas++].schema = s;
             }
         }
         c->schemas_next[p] = m->offset + 1;
-        if (c->schemas_next[p] >= hi[p])
+        if (p >= 0 && p < c->schemas_parts && !done[p] && c->schemas_next[p] >= hi[p]) {
+            done[p] = 1;
             pending--;
+        }
         rd_kafka_message_destroy(m);
     }
     free(hi);
+    free(done);
     return rc;
 }
 
@@ -235,12 +261,27 @@ int tw_consume_run(const tw_config *cfg, const tw_consume_opts *o, volatile sig_
         tw_error("consume", "%s", err);
         goto done;
     }
-    c.data_next = calloc((size_t)c.data_parts, sizeof *c.data_next);
-    char *at_end = calloc((size_t)c.data_parts, 1); /* partitions now at their end */
+    c.data_next = calloc((size_t)c.data_parts + 1, sizeof *c.data_next);
+    char *at_end = calloc((size_t)c.data_parts + 1, 1); /* partitions now at their end */
     int n_at_end = 0;
-    for (int p = 0; p < c.data_parts; p++)
-        c.data_next[p] = o->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    if (!c.data_next || !at_end) {
+        free(at_end);
+        tw_error("consume", "out of memory");
+        goto done;
+    }
+    /* Real offsets, not the logical BEGINNING/END: a re-assignment after a
+     * schema reload must resume exactly where each partition was. */
+    for (int p = 0; p < c.data_parts; p++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(c.rk, o->topic, p, &lo, &hi, 10000)) {
+            free(at_end);
+            tw_error("consume", "cannot read the offsets of '%s'", o->topic);
+            goto done;
+        }
+        c.data_next[p] = o->from_beginning ? lo : hi;
+    }
     if (assign(&c, o->topic, c.data_next, c.data_parts) != 0) {
+        free(at_end);
         tw_error("consume", "cannot assign topic '%s'", o->topic);
         goto done;
     }

@@ -143,6 +143,14 @@ static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *v
             return P_OK;
         }
         if (rc == KAFKA_SINK_ERROR) {
+            char ferr[512];
+            if (kafka_sink_fatal(p->sink, ferr, sizeof ferr)) {
+                tw_error("kafka",
+                         "fatal producer error: %s; restarting the producer from the "
+                         "last acknowledged commit",
+                         ferr);
+                return P_RESTART;
+            }
             tw_error("kafka", "%s (table %s.%s, commit %" PRIu64 ")", err, r->nspname, r->relname,
                      p->commit_lsn);
             return P_FATAL;
@@ -194,13 +202,18 @@ static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
     int rc;
     while ((rc = kafka_sink_produce(p->sink, p->schemas_topic, key, 16, json->data, json->len, &h,
                                     SCHEMA_OPAQUE, err, sizeof err)) == KAFKA_SINK_FULL) {
+        if (*p->stop)
+            return P_STOP;
         int w = wait_a_little(p);
         if (w != P_OK)
             return w;
     }
     if (rc != KAFKA_SINK_OK) {
-        tw_error("kafka", "cannot publish schema %s: %s", key, err);
-        return P_FATAL;
+        char ferr[512];
+        int fatal = kafka_sink_fatal(p->sink, ferr, sizeof ferr);
+        tw_error("kafka", "cannot publish schema %s: %s%s", key, fatal ? ferr : err,
+                 fatal ? "; restarting the producer" : "");
+        return fatal ? P_RESTART : P_FATAL;
     }
     p->schema_acks_pending++;
     while (p->schema_acks_pending > 0) {
@@ -312,9 +325,11 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
     return P_OK;
 }
 
+/* key_old: the old tuple (key or full), which supplies key values the new
+ * tuple leaves unsent; may be NULL. */
 static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tuple *key_from,
-                              const pgo_tuple *before, const pgo_tuple *after,
-                              const pgo_tuple *old_full, int tombstone)
+                              const pgo_tuple *key_old, const pgo_tuple *before,
+                              const pgo_tuple *after, const pgo_tuple *old_full, int tombstone)
 {
     char err[1024];
     tw_source_info src = {.prefix = p->prefix,
@@ -325,7 +340,7 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                           .snapshot = "false"};
     tw_buf_reset(&p->key);
     if (r->nkey > 0 && key_from &&
-        tw_relation_encode_key(r, key_from, &p->key, err, sizeof err) != 0) {
+        tw_relation_encode_key(r, key_from, key_old, &p->key, err, sizeof err) != 0) {
         tw_error("schema", "%s", err);
         return P_FATAL;
     }
@@ -385,21 +400,21 @@ static int on_change(pipe_t *p, const pgo_msg *m)
     const pgo_tuple *full = m->u.change.old_kind == PGO_OLD_FULL ? old : NULL;
     switch (m->type) {
     case PGO_INSERT:
-        return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, NULL, &m->u.change.new_tuple,
-                                  NULL, 0);
+        return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, NULL, NULL,
+                                  &m->u.change.new_tuple, NULL, 0);
     case PGO_DELETE:
-        return encode_and_produce(p, r, 'd', old, full, NULL, NULL, 1);
+        return encode_and_produce(p, r, 'd', old, NULL, full, NULL, NULL, 1);
     case PGO_UPDATE:
         if (key_changed(r, m)) {
             /* As Debezium does: the old key is deleted, the new one created. */
-            int rc = encode_and_produce(p, r, 'd', old, full, NULL, NULL, 1);
+            int rc = encode_and_produce(p, r, 'd', old, NULL, full, NULL, NULL, 1);
             if (rc != P_OK)
                 return rc;
-            return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, NULL,
+            return encode_and_produce(p, r, 'c', &m->u.change.new_tuple, old, NULL,
                                       &m->u.change.new_tuple, full, 0);
         }
-        return encode_and_produce(p, r, 'u', &m->u.change.new_tuple, full, &m->u.change.new_tuple,
-                                  full, 0);
+        return encode_and_produce(p, r, 'u', &m->u.change.new_tuple, old, full,
+                                  &m->u.change.new_tuple, full, 0);
     default:
         return P_OK;
     }
@@ -414,7 +429,7 @@ static int on_truncate(pipe_t *p, const pgo_msg *m)
                      m->u.truncate.relids[i]);
             return P_FATAL;
         }
-        int rc = encode_and_produce(p, r, 't', NULL, NULL, NULL, NULL, 0);
+        int rc = encode_and_produce(p, r, 't', NULL, NULL, NULL, NULL, NULL, 0);
         if (rc != P_OK)
             return rc;
     }

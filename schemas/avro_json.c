@@ -72,6 +72,10 @@ static int collect_named(avro_json_schema *s, json_t *node, const char *ns, char
             return -1;
         }
         s->named[s->nnamed].fullname = strdup(full);
+        if (!s->named[s->nnamed].fullname) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
         s->named[s->nnamed++].def = node;
         char *dot = strrchr(full, '.');
         if (dot)
@@ -279,7 +283,8 @@ static json_t *timestamp_json(int64_t us, int utc)
 /* Big-endian two's complement bytes with scale to an exact decimal string. */
 static json_t *decimal_json(reader *r, const uint8_t *b, size_t n, int64_t scale)
 {
-    if (n == 0 || n > 512 || scale < 0 || scale > 4096) {
+    /* 512 bytes hold at most 1234 digits; PostgreSQL scales stop at 1000. */
+    if (n == 0 || n > 512 || scale < 0 || scale > 1000) {
         fail(r, "decimal of unsupported size or scale");
         return NULL;
     }
@@ -444,6 +449,10 @@ static json_t *decode_array(reader *r, json_t *sch, int depth)
             return arr;
         if (count < 0) { /* a block with its byte size */
             int64_t bytes;
+            if (count == INT64_MIN) {
+                fail(r, "array block count out of range");
+                goto bad;
+            }
             count = -count;
             if (rd_long(r, &bytes) != 0)
                 goto bad;

@@ -42,15 +42,25 @@ static int topic_name(const char *prefix, const char *nsp, const char *rel, char
     return 0;
 }
 
-/* Avro namespace: every dot-separated part of prefix, then schema, table. */
-static void avro_namespace(const char *prefix, const char *nsp, const char *rel, char *out,
-                           size_t outsize)
+/* Appends ".part" (or "part" first) to out; 0, or -1 when it does not fit. */
+static int ns_append(char *out, size_t outsize, size_t *n, const char *raw)
 {
-    char part[TW_IDENT_MAX + 1];
+    char part[TW_IDENT_MAX + 2];
+    tw_avro_name(raw, part, sizeof part);
+    int w = snprintf(out + *n, outsize - *n, "%s%s", *n ? "." : "", part);
+    if (w < 0 || (size_t)w >= outsize - *n)
+        return -1;
+    *n += (size_t)w;
+    return 0;
+}
+
+/* Avro namespace: every dot-separated part of prefix, then schema, table. */
+static int avro_namespace(const char *prefix, const char *nsp, const char *rel, char *out,
+                          size_t outsize)
+{
     size_t n = 0;
     out[0] = '\0';
-    const char *p = prefix;
-    while (*p) {
+    for (const char *p = prefix; *p;) {
         const char *dot = strchr(p, '.');
         size_t len = dot ? (size_t)(dot - p) : strlen(p);
         char raw[TW_IDENT_MAX + 1];
@@ -58,18 +68,13 @@ static void avro_namespace(const char *prefix, const char *nsp, const char *rel,
             len = TW_IDENT_MAX;
         memcpy(raw, p, len);
         raw[len] = '\0';
-        if (len) {
-            tw_avro_name(raw, part, sizeof part);
-            n += (size_t)snprintf(out + n, outsize - n, "%s%s", n ? "." : "", part);
-        }
+        if (len && ns_append(out, outsize, &n, raw) != 0)
+            return -1;
         if (!dot)
             break;
         p = dot + 1;
     }
-    tw_avro_name(nsp, part, sizeof part);
-    n += (size_t)snprintf(out + n, outsize - n, "%s%s", n ? "." : "", part);
-    tw_avro_name(rel, part, sizeof part);
-    snprintf(out + n, outsize - n, ".%s", part);
+    return ns_append(out, outsize, &n, nsp) || ns_append(out, outsize, &n, rel) ? -1 : 0;
 }
 
 static void json_string(tw_buf *b, const char *s)
@@ -274,7 +279,14 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
         tw_relation_free(r);
         return -1;
     }
-    avro_namespace(prefix, r->nspname, r->relname, r->avro_ns, sizeof r->avro_ns);
+    if (avro_namespace(prefix, r->nspname, r->relname, r->avro_ns, sizeof r->avro_ns) != 0) {
+        snprintf(err, errsize,
+                 "the Avro namespace for %s.%s under topic.prefix '%s' is longer than %zu "
+                 "characters; use a shorter topic.prefix",
+                 r->nspname, r->relname, prefix, sizeof r->avro_ns - 1);
+        tw_relation_free(r);
+        return -1;
+    }
     if (build_schemas(r, err, errsize) != 0) {
         tw_relation_free(r);
         return -1;
@@ -346,24 +358,6 @@ static int encode_value(const tw_relation *r, const tw_column *c, const pgo_valu
     return 0;
 }
 
-int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, tw_buf *out, char *err,
-                           size_t errsize)
-{
-    tw_buf_reset(out);
-    if (check_tuple(r, t, err, errsize) != 0)
-        return -1;
-    avro_bin_single_object_header(out, r->key_fp);
-    for (int i = 0; i < r->ncols; i++)
-        if (r->cols[i].key &&
-            encode_value(r, &r->cols[i], &t->values[i], 1, out, NULL, err, errsize) != 0)
-            return -1;
-    if (out->error) {
-        snprintf(err, errsize, "key of %s.%s: %s", r->nspname, r->relname, tw_buf_strerror(out));
-        return -1;
-    }
-    return 0;
-}
-
 /* The value taken for column i of t: an unsent TOAST value comes from the
  * full old row when there is one. */
 static const pgo_value *value_at(const pgo_tuple *t, const pgo_tuple *old_full, int i)
@@ -373,6 +367,24 @@ static const pgo_value *value_at(const pgo_tuple *t, const pgo_tuple *old_full, 
         old_full->values[i].kind == PGO_VALUE_TEXT)
         return &old_full->values[i];
     return v;
+}
+
+int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old,
+                           tw_buf *out, char *err, size_t errsize)
+{
+    tw_buf_reset(out);
+    if (check_tuple(r, t, err, errsize) != 0)
+        return -1;
+    avro_bin_single_object_header(out, r->key_fp);
+    for (int i = 0; i < r->ncols; i++)
+        if (r->cols[i].key &&
+            encode_value(r, &r->cols[i], value_at(t, old, i), 1, out, NULL, err, errsize) != 0)
+            return -1;
+    if (out->error) {
+        snprintf(err, errsize, "key of %s.%s: %s", r->nspname, r->relname, tw_buf_strerror(out));
+        return -1;
+    }
+    return 0;
 }
 
 static int encode_row(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old_full,

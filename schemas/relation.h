@@ -100,9 +100,12 @@ void tw_relation_free(tw_relation *r);
 int tw_relation_same_schema(const tw_relation *a, const tw_relation *b);
 
 /* Encodes the key record of a tuple (new tuple, or old key/full tuple) as
- * single-object Avro into out (reset first). Returns 0, or -1 with err. */
-int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, tw_buf *out, char *err,
-                           size_t errsize);
+ * single-object Avro into out (reset first). old (may be NULL) supplies key
+ * values that t leaves unsent: the server does not resend a key column
+ * stored out of line that an UPDATE did not change, but logs it in the old
+ * key tuple. Returns 0, or -1 with err. */
+int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old,
+                           tw_buf *out, char *err, size_t errsize);
 
 /* Encodes an envelope (op 'c','u','d','r','t') into out (reset first).
  * before/after may be NULL; old_full (may be NULL) supplies values that the

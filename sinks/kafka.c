@@ -18,6 +18,10 @@ static const char *const producer_defaults[] = {
     "linger.ms",                    "20",
     "queue.buffering.max.messages", "100000",
     "queue.buffering.max.kbytes",   "16384",
+    /* Tidewater creates its topics itself (compacted schemas topic,
+     * topic.partitions, topic.create=false): a metadata request must not
+     * let a broker with auto.create.topics.enable create them first. */
+    "allow.auto.create.topics",     "false",
     NULL,
 };
 /* clang-format on */

@@ -5,7 +5,8 @@
  * Defaults (each overridable by a kafka.* key): enable.idempotence=true,
  * compression.codec=zstd, partitioner=murmur2_random (the Java client's
  * key hashing, so keyed messages land where Java producers would put them),
- * linger.ms=20, and a bounded local queue (queue.buffering.max.messages
+ * linger.ms=20, allow.auto.create.topics=false (Tidewater creates its own
+ * topics with their settings), and a bounded local queue (queue.buffering.max.messages
  * 100000, queue.buffering.max.kbytes 16384) so memory stays bounded: when it
  * is full, kafka_sink_produce() returns KAFKA_SINK_FULL and the caller stops
  * reading the replication socket (backpressure) and polls until room frees.

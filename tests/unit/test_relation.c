@@ -95,7 +95,7 @@ static void test_schemas_and_roundtrip(void)
     tw_buf_init(&key, 0);
     tw_buf_init(&val, 0);
     int nulled = 0;
-    EXPECT(tw_relation_encode_key(&r, &after, &key, err, sizeof err) == 0, "key: %s", err);
+    EXPECT(tw_relation_encode_key(&r, &after, NULL, &key, err, sizeof err) == 0, "key: %s", err);
     EXPECT(tw_relation_encode_envelope(&r, 'u', NULL, &after, NULL, &src, 1700000000999, &val,
                                        &nulled, err, sizeof err) == 0,
            "envelope: %s", err);
@@ -183,10 +183,20 @@ static void test_schemas_and_roundtrip(void)
            "envelope with old row: %s", err);
     EXPECT(contains(&val, "Alice"), "old value not carried into after");
 
+    /* An unsent (out-of-line, unchanged) key value comes from the old key tuple. */
+    pgo_value newk[4] = {{PGO_VALUE_UNCHANGED, 0, NULL}, {PGO_VALUE_TEXT, 1, "x"}};
+    pgo_value oldk[4] = {{PGO_VALUE_TEXT, 2, "42"}, {PGO_VALUE_NULL, 0, NULL}};
+    pgo_tuple newt = {4, newk}, oldt = {4, oldk};
+    EXPECT(tw_relation_encode_key(&r, &newt, NULL, &key, err, sizeof err) != 0,
+           "an unsent key value without an old tuple was accepted");
+    EXPECT(tw_relation_encode_key(&r, &newt, &oldt, &key, err, sizeof err) == 0,
+           "key from the old tuple: %s", err);
+    EXPECT(key.len == 11 && key.data[10] == 84, "key should encode 42 (zig-zag 84)");
+
     /* A NULL key column is an error naming it. */
     pgo_value badv[4] = {{PGO_VALUE_NULL, 0, NULL}};
     pgo_tuple bad = {4, badv};
-    EXPECT(tw_relation_encode_key(&r, &bad, &key, err, sizeof err) != 0, "NULL key accepted");
+    EXPECT(tw_relation_encode_key(&r, &bad, NULL, &key, err, sizeof err) != 0, "NULL key accepted");
     EXPECT_CONTAINS(err, "column id of shop.line items is NULL");
 
     tw_buf_free(&key);
@@ -218,6 +228,15 @@ static void test_same_schema_and_collisions(void)
     columns[2].typmod = ((12 << 16) | 2) + 4;
     tw_relation_free(&a);
     tw_relation_free(&b);
+
+    /* A prefix whose parts all need a '_' cannot overflow the namespace. */
+    char long_prefix[234]; /* the topic name fits in 249, the namespace does not */
+    for (size_t i = 0; i < sizeof long_prefix - 1; i++)
+        long_prefix[i] = i % 2 ? '.' : '7';
+    long_prefix[sizeof long_prefix - 1] = '\0';
+    EXPECT(tw_relation_build(&a, &m, catalog, 4, long_prefix, NULL, err, sizeof err) != 0,
+           "an oversized Avro namespace was accepted");
+    EXPECT_CONTAINS(err, "use a shorter topic.prefix");
 
     pgo_column dup[2] = {{0, "a-b", 23, -1}, {0, "a_b", 23, -1}};
     m.u.relation.columns = dup;
