@@ -36,7 +36,8 @@ static const char columns_sql[] =
     "       coalesce(et.typtype::text, ''), coalesce(et.typcategory::text, ''), "
     "       coalesce(et.typdelim::text, ''), "
     "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid "
-    "               AND i.indisprimary AND c.attnum = ANY (i.indkey)) "
+    "               AND i.indisprimary AND c.attnum = ANY (i.indkey)), "
+    "       c.atttypid "
     "FROM cols c "
     "JOIN pg_catalog.pg_type t ON t.oid = coalesce("
     "  (SELECT base FROM resolved r WHERE r.oid = c.atttypid), c.atttypid) "
@@ -81,10 +82,13 @@ int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **
     char oid[16];
     snprintf(oid, sizeof oid, "%u", relid);
     const char *params[1] = {oid};
-    /* A standby can restart or fail over: one reconnect per call. */
-    if (PQstatus(c->conn) != CONNECTION_OK)
-        PQreset(c->conn);
+    /* A standby can restart or fail over, an idle session can be closed:
+     * when the query fails on a broken connection, reconnect once. */
     PGresult *res = tw_pg_exec(c->conn, columns_sql, 1, params, err, errsize);
+    if (!res && PQstatus(c->conn) != CONNECTION_OK) {
+        PQreset(c->conn);
+        res = tw_pg_exec(c->conn, columns_sql, 1, params, err, errsize);
+    }
     if (!res)
         return -1;
     int n = PQntuples(res);
@@ -115,6 +119,7 @@ int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **
         col->type.elem_typcategory = PQgetvalue(res, i, 10)[0];
         col->type.elem_typdelim = PQgetvalue(res, i, 11)[0];
         col->primary_key = PQgetvalue(res, i, 12)[0] == 't';
+        col->declared_oid = (uint32_t)strtoul(PQgetvalue(res, i, 13), NULL, 10);
     }
     PQclear(c->last);
     c->last = res;

@@ -246,10 +246,11 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
     const tw_column_catalog *cols = NULL;
     int ncols = 0;
     if (tw_catalog_columns(p->catalog, m->u.relation.relid, &cols, &ncols, err, sizeof err) != 0) {
-        tw_warn("catalog",
-                "cannot read the catalog of %s.%s: %s; its columns are taken as nullable",
-                m->u.relation.nspname, m->u.relation.relname, err);
-        ncols = 0;
+        /* Building the schema without the catalog would change it (every
+         * column nullable, no primary key): restart rather than drift. */
+        tw_error("catalog", "cannot read the catalog of %s.%s: %s; restarting",
+                 m->u.relation.nspname, m->u.relation.relname, err);
+        return P_RESTART;
     }
     tw_relation *r = malloc(sizeof *r);
     if (!r || tw_relation_build(r, m, cols, ncols, p->prefix, &p->topts, err, sizeof err) != 0) {

@@ -243,15 +243,20 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
         snprintf(c->name, sizeof c->name, "%s", pc->name);
         tw_avro_name(pc->name, c->avro_name, sizeof c->avro_name);
         /* FULL identity flags every column; the row's key is its primary key. */
-        c->key = r->replident == 'f' ? (cc && cc->primary_key) : (pc->flags & PGO_COLUMN_KEY) != 0;
-        r->nkey += c->key;
-        c->nullable = !cc || !cc->notnull || cc->typlen == -1;
         pgt_type_info ti = {.oid = pc->type_oid, .typmod = pc->typmod};
+        /* The catalog is read now; the message may describe the table as it
+         * was earlier in the WAL. Its facts apply only to a column of the
+         * same declared type. */
+        if (cc && cc->declared_oid != pc->type_oid)
+            cc = NULL;
         if (cc) {
             ti = cc->type;
             if (ti.oid == pc->type_oid)
                 ti.typmod = pc->typmod;
         }
+        c->key = r->replident == 'f' ? (cc && cc->primary_key) : (pc->flags & PGO_COLUMN_KEY) != 0;
+        r->nkey += c->key;
+        c->nullable = !cc || !cc->notnull || cc->typlen == -1;
         char perr[256];
         if (pgt_plan_for(&ti, opts, &c->plan, perr, sizeof perr) != 0) {
             snprintf(err, errsize, "column %s of %s.%s: %s", pc->name, r->nspname, r->relname,

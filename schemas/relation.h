@@ -45,6 +45,7 @@
  * by name). */
 typedef struct {
     const char *name;
+    uint32_t declared_oid;   /* pg_attribute.atttypid (before resolving domains) */
     int notnull;             /* pg_attribute.attnotnull */
     int primary_key;         /* part of the primary key */
     int typlen;              /* pg_type.typlen of the base type: -1 = varlena */

@@ -14,10 +14,10 @@ static pgo_column columns[] = {
 };
 
 static tw_column_catalog catalog[] = {
-    {"id", 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}},
-    {"name", 1, 0, -1, "text", {.oid = 25, .typmod = -1}},
-    {"total", 0, 0, -1, "numeric(12,2)", {.oid = 1700, .typmod = ((12 << 16) | 2) + 4}},
-    {"odd-name", 0, 0, 4, "integer", {.oid = 23, .typmod = -1}},
+    {"id", 20, 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}},
+    {"name", 25, 1, 0, -1, "text", {.oid = 25, .typmod = -1}},
+    {"total", 1700, 0, 0, -1, "numeric(12,2)", {.oid = 1700, .typmod = ((12 << 16) | 2) + 4}},
+    {"odd-name", 23, 0, 0, 4, "integer", {.oid = 23, .typmod = -1}},
 };
 
 static pgo_msg relation_msg(void)
@@ -251,8 +251,8 @@ static void test_full_identity_keys_on_primary_key(void)
     char err[512];
     pgo_column cols[2] = {{PGO_COLUMN_KEY, "id", 23, -1}, {PGO_COLUMN_KEY, "v", 25, -1}};
     tw_column_catalog cat[2] = {
-        {"id", 1, 1, 4, "integer", {.oid = 23, .typmod = -1}},
-        {"v", 0, 0, -1, "text", {.oid = 25, .typmod = -1}},
+        {"id", 23, 1, 1, 4, "integer", {.oid = 23, .typmod = -1}},
+        {"v", 25, 0, 0, -1, "text", {.oid = 25, .typmod = -1}},
     };
     pgo_msg m = relation_msg();
     m.u.relation.replident = 'f';
@@ -269,10 +269,27 @@ static void test_full_identity_keys_on_primary_key(void)
     tw_relation_free(&r);
 }
 
+static void test_catalog_of_another_type_is_ignored(void)
+{
+    char err[512];
+    /* The message says int4 (as in the WAL); the catalog already says text
+     * after an ALTER COLUMN TYPE: the message's type wins. */
+    pgo_column cols[1] = {{PGO_COLUMN_KEY, "id", 23, -1}};
+    tw_column_catalog cat[1] = {{"id", 25, 1, 1, -1, "text", {.oid = 25, .typmod = -1}}};
+    pgo_msg m = relation_msg();
+    m.u.relation.columns = cols;
+    m.u.relation.ncols = 1;
+    tw_relation r;
+    EXPECT(tw_relation_build(&r, &m, cat, 1, "p", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(r.cols[0].plan.kind == PGT_INT4, "planned as %d, not int4", (int)r.cols[0].plan.kind);
+    tw_relation_free(&r);
+}
+
 int main(void)
 {
     test_schemas_and_roundtrip();
     test_same_schema_and_collisions();
     test_full_identity_keys_on_primary_key();
+    test_catalog_of_another_type_is_ignored();
     return tw_test_exit("test_relation");
 }
