@@ -1,6 +1,7 @@
 #include "agent/catalog.h"
 
 #include "agent/config.h"
+#include "agent/metrics.h"
 #include "agent/pgconn.h"
 
 #include <stdio.h>
@@ -125,5 +126,27 @@ int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **
     c->last = res;
     *cols = c->cols;
     *ncols = n;
+    return 0;
+}
+
+int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,
+                           long long *safe_wal_size, char *err, size_t errsize)
+{
+    const char *params[1] = {slot};
+    PGresult *res = tw_pg_exec(c->conn,
+                               "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size, -1) "
+                               "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                               1, params, err, errsize);
+    if (!res)
+        return -1;
+    *wal_status = -1;
+    *safe_wal_size = -1;
+    if (PQntuples(res) == 1) {
+        for (int i = 0; i < 4; i++)
+            if (strcmp(PQgetvalue(res, 0, 0), tw_wal_status_names[i]) == 0)
+                *wal_status = i;
+        *safe_wal_size = atoll(PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
     return 0;
 }

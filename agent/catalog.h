@@ -27,6 +27,11 @@ void tw_catalog_close(tw_catalog *c);
 int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **cols, int *ncols,
                        char *err, size_t errsize);
 
+/* The slot's wal_status (index into tw_wal_status_names, -1 unknown) and
+ * safe_wal_size (-1 when unlimited or unknown). Returns 0, or -1 with err. */
+int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,
+                           long long *safe_wal_size, char *err, size_t errsize);
+
 /* Name of the database the session is connected to. */
 const char *tw_catalog_dbname(tw_catalog *c);
 

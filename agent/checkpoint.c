@@ -11,6 +11,7 @@ int ckpt_init(ckpt_tracker *t, size_t cap, uint64_t start_lsn)
     t->head = t->next = 1;
     t->open = 0;
     t->flush_lsn = start_lsn;
+    t->flushed_commit_ms = 0;
     t->failed = 0;
     return 0;
 }
@@ -40,6 +41,7 @@ static void advance(ckpt_tracker *t)
             break;
         if (x->end_lsn > t->flush_lsn)
             t->flush_lsn = x->end_lsn;
+        t->flushed_commit_ms = x->commit_ms;
         t->head++;
     }
 }
@@ -62,12 +64,14 @@ void ckpt_produced(ckpt_tracker *t, ckpt_txn_id id)
         x->outstanding++;
 }
 
-void ckpt_commit(ckpt_tracker *t, ckpt_txn_id id, uint64_t end_lsn)
+void ckpt_commit(ckpt_tracker *t, ckpt_txn_id id, uint64_t end_lsn, int64_t commit_ms)
 {
     ckpt_txn *x = slot_of(t, id);
     t->open = 0;
-    if (x)
+    if (x) {
         x->end_lsn = end_lsn ? end_lsn : 1;
+        x->commit_ms = commit_ms;
+    }
     advance(t);
 }
 

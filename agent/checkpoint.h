@@ -29,17 +29,19 @@ typedef uint64_t ckpt_txn_id; /* monotonically increasing, never 0 */
 typedef struct {
     ckpt_txn_id id;
     uint64_t end_lsn;     /* commit end LSN; 0 while open */
+    int64_t commit_ms;    /* commit time, for lag reporting */
     uint64_t outstanding; /* produced, not yet acknowledged */
 } ckpt_txn;
 
 typedef struct {
     ckpt_txn *ring;
     size_t cap;
-    ckpt_txn_id head;   /* oldest tracked transaction */
-    ckpt_txn_id next;   /* id the next ckpt_begin() returns */
-    int open;           /* a transaction is between begin and commit */
-    uint64_t flush_lsn; /* highest LSN safe to report as flushed */
-    uint64_t failed;    /* delivery failures seen (any makes the caller restart) */
+    ckpt_txn_id head;          /* oldest tracked transaction */
+    ckpt_txn_id next;          /* id the next ckpt_begin() returns */
+    int open;                  /* a transaction is between begin and commit */
+    uint64_t flush_lsn;        /* highest LSN safe to report as flushed */
+    int64_t flushed_commit_ms; /* commit time of the newest retired transaction */
+    uint64_t failed;           /* delivery failures seen (any makes the caller restart) */
 } ckpt_tracker;
 
 /* cap: transactions in flight at most (>= 1). Returns 0, or -1 on OOM. */
@@ -50,8 +52,9 @@ void ckpt_free(ckpt_tracker *t);
 ckpt_txn_id ckpt_begin(ckpt_tracker *t);
 /* One message of the open transaction was handed to the producer. */
 void ckpt_produced(ckpt_tracker *t, ckpt_txn_id id);
-/* The open transaction committed; end_lsn is its commit's end LSN. */
-void ckpt_commit(ckpt_tracker *t, ckpt_txn_id id, uint64_t end_lsn);
+/* The open transaction committed; end_lsn is its commit's end LSN,
+ * commit_ms its commit time (Unix ms). */
+void ckpt_commit(ckpt_tracker *t, ckpt_txn_id id, uint64_t end_lsn, int64_t commit_ms);
 /* A delivery report arrived for a message of transaction id. ok=0 counts a
  * failure: the flush LSN stops advancing past it for good, and the caller
  * must restart from the last flush LSN. */

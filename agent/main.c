@@ -14,6 +14,7 @@
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/consume.h"
+#include "agent/http.h"
 #include "agent/log.h"
 #include "agent/pipeline.h"
 #include "sinks/kafka_conf.h"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
             "                   [--config FILE] [--set key=value]...\n"
             "      Print a Tidewater topic's messages as JSON lines, decoding the Avro with\n"
             "      the schemas in <topic.prefix>.schemas. Needs only the kafka.* keys.\n"
+            "  tidewater healthcheck [--config FILE] [--set key=value]...\n"
+            "      Exit 0 when the running agent's /healthz (at http.listen) answers 200.\n"
             "  tidewater config --doc\n"
             "      Print the configuration reference (Markdown).\n"
             "  tidewater config --show [--config FILE] [--set key=value]...\n"
@@ -218,6 +221,21 @@ static int cmd_consume(int argc, char **argv)
     return rc;
 }
 
+static int cmd_healthcheck(int argc, char **argv)
+{
+    static const tw_config_key not_needed[] = {TW_CFG_SOURCE_CONNINFO, TW_CFG_SOURCE_PUBLICATION,
+                                               TW_CFG_KAFKA_BOOTSTRAP_SERVERS};
+    tw_config *cfg = load_config(argc, argv, 2, NULL, not_needed, 3);
+    if (!cfg)
+        return EXIT_USAGE;
+    char err[512];
+    int rc = tw_http_probe(tw_config_str(cfg, TW_CFG_HTTP_LISTEN), "/healthz", err, sizeof err);
+    if (rc != 0)
+        tw_error("healthcheck", "%s", err);
+    tw_config_free(cfg);
+    return rc;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[2], "--doc") == 0) {
@@ -257,6 +275,8 @@ int main(int argc, char **argv)
         return cmd_run(argc, argv);
     if (strcmp(cmd, "consume") == 0)
         return cmd_consume(argc, argv);
+    if (strcmp(cmd, "healthcheck") == 0)
+        return cmd_healthcheck(argc, argv);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc, argv);
     tw_error("cli", "unknown command '%s' (see tidewater --help)", cmd);

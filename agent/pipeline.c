@@ -3,7 +3,9 @@
 #include "agent/catalog.h"
 #include "agent/checkpoint.h"
 #include "agent/config.h"
+#include "agent/http.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/stream.h"
 #include "decoders/pgoutput.h"
 #include "schemas/relation.h"
@@ -55,7 +57,8 @@ typedef struct {
     uint64_t seq;
     uint64_t change_lsn; /* data_start of the current message */
 
-    int64_t last_status_ms, last_progress_ms;
+    int64_t last_status_ms, last_progress_ms, last_slot_check_ms;
+    int cause; /* TW_RESTART_*: why the last P_RESTART was decided */
     uint64_t delivery_failures;
     char last_delivery_err[256];
     uint64_t changes, nulled;
@@ -63,16 +66,12 @@ typedef struct {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tw_metrics_now_ms();
 }
 
 static int64_t wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tw_metrics_wall_ms();
 }
 
 static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
@@ -88,6 +87,7 @@ static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
     }
     ckpt_delivered(&p->ck, opaque, ok);
     if (!ok) {
+        atomic_fetch_add(&tw_m.delivery_errors, 1);
         p->delivery_failures++;
         snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
     }
@@ -104,6 +104,7 @@ static int send_status(pipe_t *p, int force)
     p->last_status_ms = now;
     if (tw_stream_send_status(p->stream, ckpt_flush_lsn(&p->ck), err, sizeof err) != 0) {
         tw_warn("stream", "cannot send a status update: %s; reconnecting", err);
+        p->cause = TW_RESTART_STREAM;
         return P_RESTART;
     }
     return P_OK;
@@ -112,7 +113,9 @@ static int send_status(pipe_t *p, int force)
 /* Serves delivery reports while waiting, and says whether to give up. */
 static int wait_a_little(pipe_t *p)
 {
+    atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
     kafka_sink_poll(p->sink, 100);
+    p->cause = TW_RESTART_KAFKA; /* if this turns into a restart, Kafka is why */
     if (p->delivery_failures) {
         tw_error("kafka", "delivery failed: %s; restarting from the last acknowledged commit",
                  p->last_delivery_err);
@@ -140,6 +143,8 @@ static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *v
         if (rc == KAFKA_SINK_OK) {
             ckpt_produced(&p->ck, p->txn);
             p->changes++;
+            atomic_fetch_add(&tw_m.messages, 1);
+            atomic_fetch_add(&tw_m.bytes, (key ? key->len : 0) + (val ? val->len : 0));
             return P_OK;
         }
         if (rc == KAFKA_SINK_ERROR) {
@@ -149,6 +154,7 @@ static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *v
                          "fatal producer error: %s; restarting the producer from the "
                          "last acknowledged commit",
                          ferr);
+                p->cause = TW_RESTART_KAFKA;
                 return P_RESTART;
             }
             tw_error("kafka", "%s (table %s.%s, commit %" PRIu64 ")", err, r->nspname, r->relname,
@@ -250,6 +256,7 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
          * column nullable, no primary key): restart rather than drift. */
         tw_error("catalog", "cannot read the catalog of %s.%s: %s; restarting",
                  m->u.relation.nspname, m->u.relation.relname, err);
+        p->cause = TW_RESTART_CATALOG;
         return P_RESTART;
     }
     tw_relation *r = malloc(sizeof *r);
@@ -287,8 +294,10 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
         tw_error("kafka", "%s", err);
         tw_relation_free(r);
         free(r);
+        p->cause = TW_RESTART_KAFKA;
         return P_RESTART;
     }
+    r->stats = tw_metrics_table(r->nspname, r->relname);
     int rc = P_OK;
     if (r->nkey > 0)
         rc = publish_schema(p, r->key_fp, &r->key_schema);
@@ -364,6 +373,11 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                     p->nulled, r->nspname, r->relname);
     }
     int rc = produce(p, r, &p->key, &p->val);
+    tw_table_metrics *tm = r->stats;
+    if (rc == P_OK && tm) {
+        int opi = op == 'c' ? TW_OP_C : op == 'u' ? TW_OP_U : op == 'd' ? TW_OP_D : TW_OP_T;
+        atomic_fetch_add(&tm->changes[opi], 1);
+    }
     if (rc == P_OK && tombstone && p->tombstones && r->nkey > 0)
         rc = produce(p, r, &p->key, NULL);
     return rc;
@@ -456,7 +470,7 @@ static int on_message(pipe_t *p, const pgo_msg *m)
         p->seq = 0;
         return P_OK;
     case PGO_COMMIT:
-        ckpt_commit(&p->ck, p->txn, m->u.commit.end_lsn);
+        ckpt_commit(&p->ck, p->txn, m->u.commit.end_lsn, p->commit_ms);
         p->in_txn = 0;
         return P_OK;
     case PGO_RELATION:
@@ -482,6 +496,8 @@ static int on_message(pipe_t *p, const pgo_msg *m)
 
 static void teardown(pipe_t *p)
 {
+    atomic_store(&tw_m.pg_connected, 0);
+    atomic_store(&tw_m.streaming, 0);
     tw_stream_close(p->stream);
     p->stream = NULL;
     kafka_sink_destroy(p->sink);
@@ -516,17 +532,23 @@ static int run_once(pipe_t *p)
         tw_error("kafka", "%s", err);
         kafka_sink_destroy(p->sink);
         p->sink = NULL;
+        p->cause = TW_RESTART_KAFKA;
         return P_RESTART;
     }
+    atomic_store(&tw_m.kafka_connected, 1);
     p->catalog = tw_catalog_open(p->cfg, err, sizeof err);
     if (!p->catalog) {
         tw_error("catalog", "%s", err);
         kafka_sink_destroy(p->sink);
         p->sink = NULL;
+        p->cause = TW_RESTART_CATALOG;
         return P_RESTART;
     }
+    /* Slot creation may wait long on a standby: /healthz stays green. */
+    atomic_store(&tw_m.loop_heartbeat_ms, 0);
     p->stream = tw_stream_open(p->cfg, p->stop, &retriable, err, sizeof err);
     if (!p->stream) {
+        p->cause = TW_RESTART_STREAM;
         tw_error("stream", "%s", err);
         kafka_sink_destroy(p->sink);
         p->sink = NULL;
@@ -541,6 +563,10 @@ static int run_once(pipe_t *p)
         return P_FATAL;
     }
     p->last_status_ms = p->last_progress_ms = now_ms();
+    p->last_slot_check_ms = 0;
+    atomic_store(&tw_m.pg_connected, 1);
+    atomic_store(&tw_m.streaming, 1);
+    atomic_store(&tw_m.flushed_lsn, info->slot_lsn);
 
     int rc = P_OK;
     while (rc == P_OK) {
@@ -548,12 +574,18 @@ static int run_once(pipe_t *p)
             rc = P_STOP;
             break;
         }
+        atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
         tw_stream_event ev;
         if (tw_stream_next(p->stream, 100, &ev, err, sizeof err) != 0) {
             tw_error("stream", "%s; reconnecting", err);
+            p->cause = TW_RESTART_STREAM;
             rc = P_RESTART;
             break;
         }
+        if (ev.kind != TW_EV_NONE)
+            atomic_store(&tw_m.server_wal_end, ev.wal_end);
+        if (ev.kind == TW_EV_DATA)
+            atomic_store(&tw_m.received_lsn, ev.data_start);
         if (ev.kind == TW_EV_DATA) {
             pgo_msg m;
             if (pgo_decode(&p->dec, ev.payload, ev.len, &m, err, sizeof err) != 0) {
@@ -578,6 +610,21 @@ static int run_once(pipe_t *p)
             break;
         }
         rc = send_status(p, 0);
+        atomic_store(&tw_m.flushed_lsn, ckpt_flush_lsn(&p->ck));
+        atomic_store(&tw_m.last_flushed_commit_ms, p->ck.flushed_commit_ms);
+        atomic_store(&tw_m.quiet, ckpt_quiet(&p->ck));
+        atomic_store(&tw_m.queue_messages, kafka_sink_outstanding(p->sink));
+        atomic_store(&tw_m.kafka_connected, kafka_sink_connected(p->sink));
+        if (now_ms() - p->last_slot_check_ms >= 30000) {
+            int ws;
+            long long safe;
+            p->last_slot_check_ms = now_ms();
+            if (tw_catalog_slot_status(p->catalog, tw_config_str(p->cfg, TW_CFG_SLOT_NAME), &ws,
+                                       &safe, err, sizeof err) == 0) {
+                atomic_store(&tw_m.slot_wal_status, ws);
+                atomic_store(&tw_m.slot_safe_wal_size, safe);
+            }
+        }
         if (now_ms() - p->last_progress_ms >= 60000) {
             p->last_progress_ms = now_ms();
             tw_info("pipeline",
@@ -620,14 +667,32 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
     tw_buf_init(&p.key, 0);
     tw_buf_init(&p.val, 0);
 
+    tw_http *http = NULL;
+    const char *listen = tw_config_str(cfg, TW_CFG_HTTP_LISTEN);
+    if (listen && listen[0]) {
+        char err[512];
+        http = tw_http_start(listen, err, sizeof err);
+        if (!http) {
+            tw_error("http", "%s; set http.listen to a free host:port (or empty for none)", err);
+            tw_buf_free(&p.key);
+            tw_buf_free(&p.val);
+            return 1;
+        }
+        tw_info("http", "serving /healthz, /readyz and /metrics on %s", listen);
+    }
+
     int delay_s = 1, rc;
     for (;;) {
         uint64_t before = p.changes;
         rc = run_once(&p);
         if (rc != P_RESTART || *stop)
             break;
-        if (p.changes > before)
+        atomic_fetch_add(&tw_m.restarts[p.cause], 1);
+        if (p.changes > before) {
             delay_s = 1; /* it ran for a while: start the backoff over */
+            atomic_store(&tw_m.consecutive_failures, 0);
+        }
+        atomic_fetch_add(&tw_m.consecutive_failures, 1);
         tw_warn("pipeline", "restarting in %d s from the last acknowledged commit", delay_s);
         struct timespec tick = {0, 100000000};
         for (int i = 0; i < delay_s * 10 && !*stop; i++)
@@ -636,6 +701,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
             break;
         delay_s = delay_s < 30 ? delay_s * 2 : 30;
     }
+    tw_http_stop(http);
     tw_buf_free(&p.key);
     tw_buf_free(&p.val);
     free(p.rels);

@@ -78,6 +78,7 @@ typedef struct {
     uint64_t value_fp;
     int unknown_types; /* columns sent as text because their type is unknown */
     void *app;         /* the caller's (e.g. its Kafka topic handle) */
+    void *stats;       /* the caller's (e.g. its per-table counters) */
 } tw_relation;
 
 /* Where a change comes from, for the envelope's source record. */

@@ -5,6 +5,7 @@
 #include "sinks/kafka_conf.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ static const char *const producer_defaults[] = {
      * topic.partitions, topic.create=false): a metadata request must not
      * let a broker with auto.create.topics.enable create them first. */
     "allow.auto.create.topics",     "false",
+    /* Broker states for kafka_sink_connected() (and /readyz). */
+    "statistics.interval.ms",       "5000",
     NULL,
 };
 /* clang-format on */
@@ -40,22 +43,49 @@ struct kafka_sink {
     kafka_delivery_fn on_delivery;
     void *app;
     kafka_topic *topics; /* few (one per table): a list is enough */
+    int connected;       /* see kafka_sink_connected() */
 };
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     kafka_sink *k = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        k->connected = 1;
     k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
                    rd_kafka_err2str(m->err));
 }
 
 /* Broker-level trouble (a broker down, authentication): worth a warning;
  * the producer retries by itself, and fatal errors are checked by the loop. */
+/* librdkafka's statistics JSON: is any real broker (nodeid >= 0) UP? */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    kafka_sink *k = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *brokers = json_object_get(root, "brokers"), *b;
+    const char *name;
+    int up = 0;
+    json_object_foreach(brokers, name, b)
+    {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state &&
+            strcmp(state, "UP") == 0)
+            up = 1;
+    }
+    if (root)
+        k->connected = up;
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    (void)opaque;
+    kafka_sink *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        k->connected = 0;
     tw_log(err == RD_KAFKA_RESP_ERR__FATAL ? TW_LOG_ERROR : TW_LOG_WARN, "kafka", "%s (%s)", reason,
            rd_kafka_err2str(err));
 }
@@ -78,6 +108,7 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_opaque(conf, k);
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsize);
     if (!k->rk) {
@@ -259,6 +290,11 @@ int kafka_sink_flush(kafka_sink *k, int timeout_ms)
 int kafka_sink_outstanding(kafka_sink *k)
 {
     return rd_kafka_outq_len(k->rk);
+}
+
+int kafka_sink_connected(kafka_sink *k)
+{
+    return k->connected;
 }
 
 int kafka_sink_fatal(kafka_sink *k, char *err, size_t errsize)

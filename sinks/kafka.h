@@ -74,6 +74,11 @@ int kafka_sink_flush(kafka_sink *k, int timeout_ms);
 /* Messages queued or in flight, not yet reported. */
 int kafka_sink_outstanding(kafka_sink *k);
 
+/* 1 when librdkafka's latest statistics (every statistics.interval.ms,
+ * default 5000, served by kafka_sink_poll) show a broker UP, or a delivery
+ * succeeded since; 0 after all brokers went down. */
+int kafka_sink_connected(kafka_sink *k);
+
 /* Non-zero when the producer hit a fatal error; err says which. */
 int kafka_sink_fatal(kafka_sink *k, char *err, size_t errsize);
 

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
                 printf("B xid=%u\n", m.xid);
                 break;
             case PGO_COMMIT:
-                ckpt_commit(&ck, txn, m.u.commit.end_lsn);
+                ckpt_commit(&ck, txn, m.u.commit.end_lsn, 0);
                 commits++;
                 printf("C end=%s\n", tw_lsn_str(m.u.commit.end_lsn, lsn, sizeof lsn));
                 break;

@@ -12,7 +12,7 @@ static void test_in_order(void)
     ckpt_produced(&t, a);
     ckpt_produced(&t, a);
     EXPECT(!ckpt_quiet(&t), "open transaction is not quiet");
-    ckpt_commit(&t, a, 200);
+    ckpt_commit(&t, a, 200, 0);
     EXPECT(ckpt_flush_lsn(&t) == 100, "flushed past unacked messages: %llu",
            (unsigned long long)ckpt_flush_lsn(&t));
     ckpt_delivered(&t, a, 1);
@@ -29,13 +29,13 @@ static void test_out_of_order_acks(void)
     ckpt_init(&t, 8, 0);
     ckpt_txn_id a = ckpt_begin(&t);
     ckpt_produced(&t, a);
-    ckpt_commit(&t, a, 10);
+    ckpt_commit(&t, a, 10, 0);
     ckpt_txn_id b = ckpt_begin(&t);
     ckpt_produced(&t, b);
-    ckpt_commit(&t, b, 20);
+    ckpt_commit(&t, b, 20, 0);
     ckpt_txn_id c = ckpt_begin(&t);
     ckpt_produced(&t, c);
-    ckpt_commit(&t, c, 30);
+    ckpt_commit(&t, c, 30, 0);
     /* c and b acknowledged first: nothing may be flushed before a is. */
     ckpt_delivered(&t, c, 1);
     ckpt_delivered(&t, b, 1);
@@ -51,7 +51,7 @@ static void test_empty_transactions_and_idle(void)
     ckpt_init(&t, 2, 5);
     /* A transaction with no published change still moves the flush LSN. */
     ckpt_txn_id a = ckpt_begin(&t);
-    ckpt_commit(&t, a, 50);
+    ckpt_commit(&t, a, 50, 0);
     EXPECT(ckpt_flush_lsn(&t) == 50, "empty txn: %llu", (unsigned long long)ckpt_flush_lsn(&t));
     ckpt_idle(&t, 80);
     EXPECT(ckpt_flush_lsn(&t) == 80, "idle keepalive: %llu",
@@ -64,7 +64,7 @@ static void test_empty_transactions_and_idle(void)
     ckpt_produced(&t, b);
     ckpt_idle(&t, 90);
     EXPECT(ckpt_flush_lsn(&t) == 80, "idle advanced inside a transaction");
-    ckpt_commit(&t, b, 100);
+    ckpt_commit(&t, b, 100, 0);
     ckpt_idle(&t, 120);
     EXPECT(ckpt_flush_lsn(&t) == 80, "idle advanced past unacked message");
     ckpt_delivered(&t, b, 1);
@@ -79,10 +79,10 @@ static void test_full_ring_and_failure(void)
     ckpt_init(&t, 2, 0);
     ckpt_txn_id a = ckpt_begin(&t);
     ckpt_produced(&t, a);
-    ckpt_commit(&t, a, 10);
+    ckpt_commit(&t, a, 10, 0);
     ckpt_txn_id b = ckpt_begin(&t);
     ckpt_produced(&t, b);
-    ckpt_commit(&t, b, 20);
+    ckpt_commit(&t, b, 20, 0);
     EXPECT(ckpt_full(&t), "two in flight in a ring of 2 is full");
     ckpt_delivered(&t, a, 1);
     EXPECT(!ckpt_full(&t), "a slot is free after a is retired");
@@ -116,7 +116,7 @@ static void test_random(void)
             ckpt_produced(&t, ids[i]);
         total += remaining[i];
         ends[i] = (uint64_t)(i + 1) * 100;
-        ckpt_commit(&t, ids[i], ends[i]);
+        ckpt_commit(&t, ids[i], ends[i], 0);
     }
     while (total > 0) {
         int i = rand() % N;

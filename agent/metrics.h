@@ -1,0 +1,68 @@
+/*
+ * metrics.h — what `tidewater run` counts, for /metrics and /readyz.
+ *
+ * Written by the pipeline's thread, read by the HTTP server's thread: every
+ * value is a C11 atomic (relaxed: figures, not synchronisation). Per-table
+ * counters live in entries that are created once per table under a mutex
+ * and never freed or moved, so the hot path keeps a pointer and only does
+ * atomic adds.
+ *
+ * The exposition (tw_metrics_render) follows the Prometheus text format:
+ * every family has # HELP and # TYPE, counters end in _total.
+ */
+#ifndef TW_METRICS_H
+#define TW_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { TW_OP_C, TW_OP_U, TW_OP_D, TW_OP_T, TW_OP__COUNT };
+
+typedef struct tw_table_metrics {
+    char table[160]; /* schema.table */
+    atomic_ullong changes[TW_OP__COUNT];
+    struct tw_table_metrics *next;
+} tw_table_metrics;
+
+enum {
+    TW_RESTART_KAFKA,
+    TW_RESTART_STREAM,
+    TW_RESTART_CATALOG,
+    TW_RESTART_SCHEMA,
+    TW_RESTART__COUNT
+};
+
+typedef struct {
+    atomic_ullong messages, bytes, delivery_errors;
+    atomic_ullong restarts[TW_RESTART__COUNT];
+    atomic_ullong received_lsn, flushed_lsn, server_wal_end;
+    atomic_llong last_flushed_commit_ms; /* commit time of the newest fully delivered txn */
+    atomic_int quiet;                    /* nothing in flight: lag seconds is 0 */
+    atomic_int queue_messages;
+    atomic_int pg_connected, kafka_connected, streaming;
+    atomic_llong loop_heartbeat_ms;  /* monotonic ms of the main loop's last turn */
+    atomic_llong slot_safe_wal_size; /* -1 when unknown or unlimited */
+    atomic_int slot_wal_status;      /* index into tw_wal_status_names, -1 unknown */
+    atomic_int consecutive_failures; /* restarts since the last productive run */
+} tw_metrics;
+
+extern tw_metrics tw_m;
+extern const char *const tw_wal_status_names[4]; /* reserved extended unreserved lost */
+
+/* The entry of a table; created on first use. NULL only when out of memory. */
+tw_table_metrics *tw_metrics_table(const char *schema, const char *table);
+
+/* Monotonic milliseconds, the clock of loop_heartbeat_ms. */
+int64_t tw_metrics_now_ms(void);
+/* Wall-clock Unix milliseconds. */
+int64_t tw_metrics_wall_ms(void);
+
+/* Appends the Prometheus exposition to buf (up to size-1 bytes); returns the
+ * length it needed (like snprintf). */
+size_t tw_metrics_render(char *buf, size_t size);
+
+/* Ready to serve? 1, or 0 with the reason in why. */
+int tw_metrics_ready(char *why, size_t whysize);
+
+#endif
