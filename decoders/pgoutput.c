@@ -119,7 +119,7 @@ static int rd_u32(pgo_reader *r, const char *field, uint32_t *out)
 
 static int rd_u64(pgo_reader *r, const char *field, uint64_t *out)
 {
-    uint32_t hi, lo;
+    uint32_t hi = 0, lo = 0; /* rd_need checked the length; -O3 cannot see that */
     if (rd_need(r, 8, field) != 0)
         return -1;
     rd_u32(r, field, &hi);
