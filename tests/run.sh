@@ -53,6 +53,16 @@ if [ "${TW_SKIP_SANITIZE:-0}" = 1 ]; then
     pass plain build
     exit $?
 fi
+# Release flags (-O3) find warnings the other builds do not; the container
+# image builds this way, so -Werror must hold here too.
+echo "== release build (build-release)"
+if ! { cmake -S . -B build-release -G Ninja -DTW_WERROR=ON -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build build-release -j "$JOBS" --target tidewater; } >"$REPO/build-logs/release.log" 2>&1; then
+    tail -n 40 "$REPO/build-logs/release.log"
+    echo "the Release build failed (log: build-logs/release.log)"
+    exit 1
+fi
+
 # A failed plain pass ends the run, so its ctest summary stays the last thing printed.
 pass plain build || exit 1
 echo "== plain pass ok after $(($(date +%s) - start)) s; now under ASan+UBSan"

@@ -196,8 +196,8 @@ fi
 # team would (confluent-kafka, fastavro), in a venv inside the cache.
 # ---------------------------------------------------------------------------
 venv="$TW_CACHE_DIR/venv"
-py_pins=(confluent-kafka==2.16.1 fastavro==1.13.1)
-if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro' >/dev/null 2>&1 ||
+py_pins=(confluent-kafka==2.16.1 fastavro==1.13.1 PyYAML==6.0.3)
+if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro, yaml' >/dev/null 2>&1 ||
     [[ $(cat "$venv/.pins" 2>/dev/null) != "${py_pins[*]}" ]]; then
     tw_log "installing Python test packages: ${py_pins[*]}"
     python3 -m venv "$venv" || tw_die "python3 -m venv failed (apt-get install python3-venv)"
