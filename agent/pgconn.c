@@ -16,6 +16,12 @@ static void copy_trimmed(const char *msg, char *err, size_t errsize)
         err[--n] = '\0';
 }
 
+int tw_pg_error_is_permanent(const char *msg)
+{
+    return strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
+           strstr(msg, "no pg_hba.conf entry") || strstr(msg, "no password supplied");
+}
+
 void tw_pg_error(PGconn *conn, char *err, size_t errsize)
 {
     copy_trimmed(conn ? PQerrorMessage(conn) : "out of memory", err, errsize);

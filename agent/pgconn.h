@@ -40,6 +40,10 @@ PGresult *tw_pg_exec(PGconn *conn, const char *sql, int nparams, const char *con
  * conninfo does not parse or memory runs out. Caller frees. */
 char *tw_pg_redact_conninfo(const char *conninfo);
 
+/* Is a connection failure one that retrying cannot cure (wrong password,
+ * unknown database or role, no pg_hba.conf entry)? */
+int tw_pg_error_is_permanent(const char *msg);
+
 /* Copies libpq's message into err without the trailing newline. */
 void tw_pg_error(PGconn *conn, char *err, size_t errsize);
 

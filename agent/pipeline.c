@@ -6,6 +6,7 @@
 #include "agent/http.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/pgconn.h"
 #include "agent/stream.h"
 #include "decoders/pgoutput.h"
 #include "schemas/relation.h"
@@ -538,11 +539,14 @@ static int run_once(pipe_t *p)
     atomic_store(&tw_m.kafka_connected, 1);
     p->catalog = tw_catalog_open(p->cfg, err, sizeof err);
     if (!p->catalog) {
-        tw_error("catalog", "%s", err);
+        int permanent = tw_pg_error_is_permanent(err);
+        tw_error("catalog", "%s%s", err,
+                 permanent ? "; fix source.conninfo / source.password_file and start again"
+                           : "; retrying");
         kafka_sink_destroy(p->sink);
         p->sink = NULL;
         p->cause = TW_RESTART_CATALOG;
-        return P_RESTART;
+        return permanent ? P_FATAL : P_RESTART;
     }
     /* Slot creation may wait long on a standby: /healthz stays green. */
     atomic_store(&tw_m.loop_heartbeat_ms, 0);

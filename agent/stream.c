@@ -241,8 +241,7 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
     s->conn = tw_pg_connect(cfg, &ovr, 10, err, errsize);
     if (!s->conn) {
         /* Wrong credentials do not fix themselves; anything else may. */
-        *retriable = !strstr(err, "authentication failed") && !strstr(err, "does not exist") &&
-                     !strstr(err, "no pg_hba.conf entry");
+        *retriable = !tw_pg_error_is_permanent(err);
         goto fail;
     }
     s->info.server_version = PQserverVersion(s->conn);
