@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Benchmarks: Tidewater against the stream's own limit, on the tests/env
+# services (started if they are not up, and then stopped again).
+#
+# For each scenario two logical slots are created on the standby before the
+# workload, so both see the same changes. pg_recvlogical drains one (pgoutput
+# to /dev/null, up to the workload's end LSN): the baseline. `tidewater run`
+# drains the other into Kafka until the slot's confirmed_flush_lsn passes
+# that LSN (every message acknowledged). Both are timed from process start.
+# CPU seconds come from /proc (the agent, and the standby's walsender serving
+# it, sampled while it runs); peak RSS is the agent's VmHWM.
+#
+#   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx] [--json FILE]
+#
+# Prints a table; --json writes every figure. Scenarios: insert_1tx (N inserts
+# in one transaction), insert_10k (N inserts in 10,000-row transactions),
+# update_1tx (N updates in one transaction). Default N = 1,000,000.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+ROWS=1000000
+SCENARIOS=insert_1tx,insert_10k,update_1tx
+JSON=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --rows) ROWS=$2; shift 2 ;;
+    --scenarios) SCENARIOS=$2; shift 2 ;;
+    --json) JSON=$2; shift 2 ;;
+    *) echo "usage: $0 [--rows N] [--scenarios a,b] [--json FILE]" >&2; exit 2 ;;
+    esac
+done
+TW_BIN=${TW_BIN:-$REPO/build/tidewater}
+[ -x "$TW_BIN" ] || { echo "bench: build first ($TW_BIN missing)" >&2; exit 2; }
+
+started_services=0
+if ! [ -f "$REPO/tests/env/state/env.sh" ] || ! bash "$REPO/tests/env/ctl.sh" status >/dev/null 2>&1; then
+    bash "$REPO/tests/env/up.sh" >/dev/null
+    started_services=1
+fi
+# shellcheck disable=SC1091
+. "$REPO/tests/env/state/env.sh"
+work=$(mktemp -d)
+AGENT_PID=""
+cleanup() {
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
+    rm -rf "$work"
+    [ "$started_services" = 1 ] && bash "$REPO/tests/env/down.sh" >/dev/null 2>&1
+    true
+}
+trap cleanup EXIT
+
+P() { psql "$TW_PG_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+SB() { psql "$TW_PG_STANDBY_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+replay() {
+    local target
+    target=$(P -c "SELECT pg_current_wal_lsn()")
+    until [ "$(SB -c "SELECT pg_last_wal_replay_lsn() >= '$target'")" = t ]; do sleep 0.1; done
+}
+now() { date +%s.%N; }
+# CPU seconds (user+sys) of a pid, from /proc/PID/stat fields 14 and 15.
+cpu_s() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    awk -v hz="$hz" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo ""
+}
+walsender_of() { SB -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
+flushed_past() { [ "$(SB -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]; }
+
+results=()
+run_scenario() {
+    local sc=$1 id base tw end t0 t1 base_s tw_s ws_pid ws_cpu agent_cpu rss
+    id="${sc}_$$"
+    base="bench_base_$id"
+    tw="bench_tw_$id"
+    P <<SQL >/dev/null
+SET client_min_messages = warning;
+DROP PUBLICATION IF EXISTS tw_bench_pub;
+DROP SCHEMA IF EXISTS tw_bench CASCADE;
+CREATE SCHEMA tw_bench;
+CREATE TABLE tw_bench.t (id bigint PRIMARY KEY, n int, s text, ts timestamptz,
+                         amount numeric(12,2), ok boolean);
+GRANT USAGE ON SCHEMA tw_bench TO tidewater;
+GRANT SELECT ON ALL TABLES IN SCHEMA tw_bench TO tidewater;
+CREATE PUBLICATION tw_bench_pub FOR TABLE tw_bench.t;
+SQL
+    if [ "$sc" = update_1tx ]; then
+        P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
+              FROM generate_series(1, $ROWS) g" >/dev/null
+    fi
+    replay
+    # Both slots before the workload (the primary logs standby snapshots meanwhile).
+    (while sleep 0.2; do P -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
+    ticker=$!
+    SB -c "SELECT pg_create_logical_replication_slot('$base', 'pgoutput')" >/dev/null
+    SB -c "SELECT pg_create_logical_replication_slot('$tw', 'pgoutput')" >/dev/null
+    kill "$ticker"
+    ticker=""
+
+    case "$sc" in
+    insert_1tx)
+        P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
+              FROM generate_series(1, $ROWS) g" >/dev/null ;;
+    insert_10k)
+        local b=0
+        while [ $b -lt "$ROWS" ]; do
+            echo "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
+                  FROM generate_series($((b + 1)), $((b + 10000 < ROWS ? b + 10000 : ROWS))) g;"
+            b=$((b + 10000))
+        done | P >/dev/null ;;
+    update_1tx)
+        P -c "UPDATE tw_bench.t SET n = n + 1, s = s || '!'" >/dev/null ;;
+    esac
+    end=$(P -c "SELECT pg_current_wal_lsn()")
+    replay
+
+    # Baseline: pg_recvlogical to /dev/null up to the end LSN.
+    t0=$(now)
+    pg_recvlogical -d "$TW_PG_STANDBY_DSN" --slot "$base" --start --endpos "$end" \
+        -o proto_version=4 -o "publication_names=tw_bench_pub" -f /dev/null --no-loop 2>"$work/recv.err" &
+    local rpid=$! ws_base_cpu=""
+    while kill -0 "$rpid" 2>/dev/null; do
+        ws_pid=$(walsender_of "$base")
+        [ -n "$ws_pid" ] && ws_base_cpu=$(cpu_s "$ws_pid")
+        sleep 0.2
+    done
+    wait "$rpid" || { cat "$work/recv.err" >&2; echo "bench: pg_recvlogical failed" >&2; exit 1; }
+    t1=$(now)
+    base_s=$(echo "$t1 - $t0" | bc -l)
+
+    # Tidewater into Kafka, until every message is acknowledged.
+    t0=$(now)
+    "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
+        --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$tw" \
+        --set "topic.prefix=bench_$id" --set status.interval.ms=200 --set http.listen= \
+        >"$work/agent.log" 2>&1 &
+    AGENT_PID=$!
+    ws_cpu="" agent_cpu=""
+    until flushed_past "$tw" "$end"; do
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail "$work/agent.log" >&2; echo "bench: the agent died" >&2; exit 1; }
+        ws_pid=$(walsender_of "$tw")
+        [ -n "$ws_pid" ] && ws_cpu=$(cpu_s "$ws_pid")
+        agent_cpu=$(cpu_s "$AGENT_PID")
+        sleep 0.1
+    done
+    t1=$(now)
+    agent_cpu=$(cpu_s "$AGENT_PID")
+    rss=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || true
+    AGENT_PID=""
+    tw_s=$(echo "$t1 - $t0" | bc -l)
+
+    SB -c "SELECT pg_drop_replication_slot('$base')" -c "SELECT pg_drop_replication_slot('$tw')" >/dev/null
+    results+=("$(printf '{"scenario":"%s","rows":%d,"baseline_seconds":%.3f,"tidewater_seconds":%.3f,"baseline_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"walsender_cpu_s":%.2f,"walsender_cpu_baseline_s":%.2f,"cpu_ratio":%.3f,"agent_cpu_s_per_million":%.2f,"peak_rss_mib":%.1f}' \
+        "$sc" "$ROWS" "$base_s" "$tw_s" "$(echo "$ROWS / $base_s" | bc -l)" "$(echo "$ROWS / $tw_s" | bc -l)" \
+        "$(echo "$base_s / $tw_s" | bc -l)" "${agent_cpu:-0}" "${ws_cpu:-0}" "${ws_base_cpu:-0}" \
+        "$(echo "${agent_cpu:-0} / (${ws_cpu:-0} + 0.000001)" | bc -l)" \
+        "$(echo "${agent_cpu:-0} * 1000000 / $ROWS" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
+}
+
+IFS=, read -r -a list <<<"$SCENARIOS"
+for sc in "${list[@]}"; do
+    run_scenario "$sc"
+done
+P -c "SET client_min_messages = warning" -c "DROP PUBLICATION IF EXISTS tw_bench_pub" \
+    -c "DROP SCHEMA IF EXISTS tw_bench CASCADE" >/dev/null
+
+json="[$(IFS=,; echo "${results[*]}")]"
+[ -n "$JSON" ] && printf '%s\n' "$json" >"$JSON"
+python3 - "$json" <<'PY'
+import json, sys
+rows = json.loads(sys.argv[1])
+cols = [("scenario", "%-11s"), ("rows", "%9d"), ("baseline_rows_per_s", "%12.0f"),
+        ("tidewater_rows_per_s", "%13.0f"), ("throughput_ratio", "%6.2f"), ("agent_cpu_s", "%7.2f"),
+        ("walsender_cpu_s", "%8.2f"), ("cpu_ratio", "%6.2f"), ("peak_rss_mib", "%7.1f")]
+head = ["scenario", "rows", "pg_recv r/s", "tidewater r/s", "ratio", "agentCPU", "wsndCPU", "cpu/w", "RSS MiB"]
+print("  ".join(h.rjust(len(f % (0 if 'd' in f or 'f' in f else ''))) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
+for r in rows:
+    print("  ".join(f % r[k] for k, f in cols))
+PY
