@@ -2,11 +2,13 @@
 # Benchmarks: Tidewater against the stream's own limit, on the tests/env
 # services (started if they are not up, and then stopped again).
 #
-# For each scenario two logical slots are created on the standby before the
-# workload, so both see the same changes. pg_recvlogical drains one (pgoutput
-# to /dev/null, up to the workload's end LSN): the baseline. `tidewater run`
-# drains the other into Kafka until the slot's confirmed_flush_lsn passes
-# that LSN (every message acknowledged). Both are timed from process start.
+# For each scenario three logical slots are created on the standby before the
+# workload, so all see the same changes. A first pg_recvlogical drains the
+# warm-up slot untimed, so that both measured runs find the WAL in the page
+# cache. Then pg_recvlogical drains one (pgoutput to /dev/null, up to the
+# workload's end LSN): the baseline. `tidewater run` drains the other into
+# Kafka until the slot's confirmed_flush_lsn passes that LSN (every message
+# acknowledged). Both are timed from process start.
 # CPU seconds come from /proc (the agent, and the standby's walsender serving
 # it, sampled while it runs); peak RSS is the agent's VmHWM.
 #
@@ -72,6 +74,7 @@ run_scenario() {
     id="${sc}_$$"
     base="bench_base_$id"
     tw="bench_tw_$id"
+    local warm="bench_warm_$id"
     P <<SQL >/dev/null
 SET client_min_messages = warning;
 DROP PUBLICATION IF EXISTS tw_bench_pub;
@@ -91,6 +94,7 @@ SQL
     # Both slots before the workload (the primary logs standby snapshots meanwhile).
     (while sleep 0.2; do P -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
     ticker=$!
+    SB -c "SELECT pg_create_logical_replication_slot('$warm', 'pgoutput')" >/dev/null
     SB -c "SELECT pg_create_logical_replication_slot('$base', 'pgoutput')" >/dev/null
     SB -c "SELECT pg_create_logical_replication_slot('$tw', 'pgoutput')" >/dev/null
     kill "$ticker"
@@ -112,6 +116,11 @@ SQL
     esac
     end=$(P -c "SELECT pg_current_wal_lsn()")
     replay
+
+    # Warm-up, untimed: the same decoding once, so WAL reads are warm for both.
+    pg_recvlogical -d "$TW_PG_STANDBY_DSN" --slot "$warm" --start --endpos "$end" \
+        -o proto_version=4 -o "publication_names=tw_bench_pub" -f /dev/null --no-loop 2>"$work/recv.err" ||
+        { cat "$work/recv.err" >&2; echo "bench: pg_recvlogical (warm-up) failed" >&2; exit 1; }
 
     # Baseline: pg_recvlogical to /dev/null up to the end LSN.
     t0=$(now)
@@ -150,7 +159,8 @@ SQL
     AGENT_PID=""
     tw_s=$(echo "$t1 - $t0" | bc -l)
 
-    SB -c "SELECT pg_drop_replication_slot('$base')" -c "SELECT pg_drop_replication_slot('$tw')" >/dev/null
+    SB -c "SELECT pg_drop_replication_slot('$warm')" -c "SELECT pg_drop_replication_slot('$base')" \
+        -c "SELECT pg_drop_replication_slot('$tw')" >/dev/null
     results+=("$(printf '{"scenario":"%s","rows":%d,"baseline_seconds":%.3f,"tidewater_seconds":%.3f,"baseline_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"walsender_cpu_s":%.2f,"walsender_cpu_baseline_s":%.2f,"cpu_ratio":%.3f,"agent_cpu_s_per_million":%.2f,"peak_rss_mib":%.1f}' \
         "$sc" "$ROWS" "$base_s" "$tw_s" "$(echo "$ROWS / $base_s" | bc -l)" "$(echo "$ROWS / $tw_s" | bc -l)" \
         "$(echo "$base_s / $tw_s" | bc -l)" "${agent_cpu:-0}" "${ws_cpu:-0}" "${ws_base_cpu:-0}" \
