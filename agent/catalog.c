@@ -54,7 +54,9 @@ tw_catalog *tw_catalog_open(const tw_config *cfg, char *err, size_t errsize)
         return NULL;
     }
     c->cfg = cfg;
-    c->conn = tw_pg_connect(cfg, NULL, 10, err, errsize);
+    /* The main loop waits for these queries: bound them. */
+    tw_pg_overrides ovr = {.options = "-c statement_timeout=30000"};
+    c->conn = tw_pg_connect(cfg, &ovr, 10, err, errsize);
     if (!c->conn) {
         free(c);
         return NULL;

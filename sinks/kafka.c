@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Applied before the user's kafka.* keys, which override them. */
 /* clang-format off */
@@ -224,9 +225,14 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
                      name);
             exists = -1;
         } else if (create_topic(k, name, compact, err, errsize) == 0) {
-            /* Wait until the new topic is in the metadata the producer uses. */
-            for (int i = 0; i < 100 && exists == 0; i++)
+            /* Wait (up to 10 s) until the new topic is in the metadata the
+             * producer uses. */
+            struct timespec pause = {0, 100000000};
+            for (int i = 0; i < 100 && exists == 0; i++) {
                 exists = topic_exists(k, rkt, name, err, errsize);
+                if (exists == 0)
+                    nanosleep(&pause, NULL);
+            }
             if (exists == 0)
                 snprintf(err, errsize, "topic '%s' was created but does not show in metadata",
                          name);
