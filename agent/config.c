@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "agent/errbuf.h"
+
 #include "agent/pgconn.h"
 
 #include <ctype.h>
@@ -37,16 +39,6 @@ struct tw_config {
     size_t nkafka, capkafka;
     unsigned gen; /* bumped for each source that is loaded */
 };
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 tw_config *tw_config_new(void)
 {
@@ -172,7 +164,7 @@ static int validate_value(int k, const char *value, const char *origin, long lon
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < d->min || v > d->max) {
-            set_err(err, errsize, "%s: '%s' must be an integer from %lld to %lld, got '%s'", origin,
+            tw_errf(err, errsize, "%s: '%s' must be an integer from %lld to %lld, got '%s'", origin,
                     d->name, d->min, d->max, shown);
             return -1;
         }
@@ -181,14 +173,14 @@ static int validate_value(int k, const char *value, const char *origin, long lon
     }
     case TW_CT_BOOL:
         if (parse_bool(value, ival) != 0) {
-            set_err(err, errsize, "%s: '%s' must be true or false, got '%s'", origin, d->name,
+            tw_errf(err, errsize, "%s: '%s' must be true or false, got '%s'", origin, d->name,
                     shown);
             return -1;
         }
         return 0;
     case TW_CT_ENUM:
         if (!enum_contains(d->choices, value)) {
-            set_err(err, errsize, "%s: '%s' must be one of %s, got '%s'", origin, d->name,
+            tw_errf(err, errsize, "%s: '%s' must be one of %s, got '%s'", origin, d->name,
                     d->choices, shown);
             return -1;
         }
@@ -203,7 +195,7 @@ static char *read_value_file(const char *path, const char *key, const char *orig
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errsize, "%s: '%s_file': cannot open '%s': %s", origin, key, path,
+        tw_errf(err, errsize, "%s: '%s_file': cannot open '%s': %s", origin, key, path,
                 strerror(errno));
         return NULL;
     }
@@ -212,7 +204,7 @@ static char *read_value_file(const char *path, const char *key, const char *orig
     while (buf) {
         if (len + 1 == cap) {
             if (cap >= (1u << 20)) {
-                set_err(err, errsize, "%s: '%s_file': '%s' is larger than 1 MiB", origin, key,
+                tw_errf(err, errsize, "%s: '%s_file': '%s' is larger than 1 MiB", origin, key,
                         path);
                 free(buf);
                 buf = NULL;
@@ -233,14 +225,14 @@ static char *read_value_file(const char *path, const char *key, const char *orig
             break;
     }
     if (buf && ferror(f)) {
-        set_err(err, errsize, "%s: '%s_file': error reading '%s'", origin, key, path);
+        tw_errf(err, errsize, "%s: '%s_file': error reading '%s'", origin, key, path);
         free(buf);
         buf = NULL;
     }
     fclose(f);
     if (!buf) {
         if (!err[0])
-            set_err(err, errsize, "out of memory reading '%s'", path);
+            tw_errf(err, errsize, "out of memory reading '%s'", path);
         return NULL;
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
@@ -257,7 +249,7 @@ static int set_kafka(tw_config *cfg, const char *name, const char *value, const 
         if (strcmp(p->name, name) != 0)
             continue;
         if (p->source_gen == cfg->gen) {
-            set_err(err, errsize, "%s: 'kafka.%s' is set twice (first at %s)", origin, name,
+            tw_errf(err, errsize, "%s: 'kafka.%s' is set twice (first at %s)", origin, name,
                     p->origin);
             return -1;
         }
@@ -291,7 +283,7 @@ static int set_kafka(tw_config *cfg, const char *name, const char *value, const 
     cfg->nkafka++;
     return 0;
 oom:
-    set_err(err, errsize, "out of memory");
+    tw_errf(err, errsize, "out of memory");
     return -1;
 }
 
@@ -303,11 +295,11 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
     char base[256];
     size_t klen = strlen(key);
     if (klen == 0) {
-        set_err(err, errsize, "%s: empty key", origin);
+        tw_errf(err, errsize, "%s: empty key", origin);
         return -1;
     }
     if (klen >= sizeof base) {
-        set_err(err, errsize, "%s: key is too long: '%.64s...'", origin, key);
+        tw_errf(err, errsize, "%s: key is too long: '%.64s...'", origin, key);
         return -1;
     }
     memcpy(base, key, klen + 1);
@@ -320,10 +312,10 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
     if (k < 0 && !is_kafka) {
         const char *hint = closest_key(base);
         if (hint)
-            set_err(err, errsize, "%s: unknown configuration key '%s' (did you mean '%s'?)", origin,
+            tw_errf(err, errsize, "%s: unknown configuration key '%s' (did you mean '%s'?)", origin,
                     key, hint);
         else
-            set_err(err, errsize,
+            tw_errf(err, errsize,
                     "%s: unknown configuration key '%s' (see `tidewater config --doc`)", origin,
                     key);
         return -1;
@@ -346,7 +338,7 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
 
     cfg_value *v = &cfg->values[k];
     if (v->source_gen == cfg->gen && v->source_gen != 0) {
-        set_err(err, errsize, "%s: '%s' is set twice (first at %s)", origin, base, v->origin);
+        tw_errf(err, errsize, "%s: '%s' is set twice (first at %s)", origin, base, v->origin);
         free(owned);
         return -1;
     }
@@ -360,7 +352,7 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
         copy = owned ? owned : strdup(value);
         owned = NULL;
         if (!copy) {
-            set_err(err, errsize, "out of memory");
+            tw_errf(err, errsize, "out of memory");
             return -1;
         }
     }
@@ -387,7 +379,7 @@ int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errs
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        set_err(err, errsize, "cannot open config file '%s': %s", path, strerror(errno));
+        tw_errf(err, errsize, "cannot open config file '%s': %s", path, strerror(errno));
         return -1;
     }
     cfg->gen++;
@@ -403,7 +395,7 @@ int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errs
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            set_err(err, errsize, "%s: expected 'key = value', got '%.60s'", origin, s);
+            tw_errf(err, errsize, "%s: expected 'key = value', got '%.60s'", origin, s);
             rc = -1;
             break;
         }
@@ -414,7 +406,7 @@ int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errs
         }
     }
     if (rc == 0 && ferror(f)) {
-        set_err(err, errsize, "error reading config file '%s'", path);
+        tw_errf(err, errsize, "error reading config file '%s'", path);
         rc = -1;
     }
     free(line);
@@ -435,7 +427,7 @@ int tw_config_load_env(tw_config *cfg, char *const *envp, char *err, size_t errs
         char var[256], origin[ORIGIN_MAX];
         size_t vlen = (size_t)(eq - *e);
         if (vlen >= sizeof var) {
-            set_err(err, errsize, "environment variable name too long: '%.64s...'", *e);
+            tw_errf(err, errsize, "environment variable name too long: '%.64s...'", *e);
             return -1;
         }
         memcpy(var, *e, vlen);
@@ -466,7 +458,7 @@ int tw_config_load_env(tw_config *cfg, char *const *envp, char *err, size_t errs
                 strcat(key, "_file");
         }
         if (!key[0]) {
-            set_err(err, errsize,
+            tw_errf(err, errsize,
                     "environment variable %s does not name a configuration key "
                     "(see `tidewater config --doc`)",
                     var);
@@ -483,13 +475,13 @@ int tw_config_set(tw_config *cfg, const char *assignment, const char *origin, ch
 {
     const char *eq = strchr(assignment, '=');
     if (!eq) {
-        set_err(err, errsize, "%s: expected key=value, got '%s'", origin, assignment);
+        tw_errf(err, errsize, "%s: expected key=value, got '%s'", origin, assignment);
         return -1;
     }
     char key[256];
     size_t klen = (size_t)(eq - assignment);
     if (klen >= sizeof key) {
-        set_err(err, errsize, "%s: key is too long", origin);
+        tw_errf(err, errsize, "%s: key is too long", origin);
         return -1;
     }
     memcpy(key, assignment, klen);
@@ -516,7 +508,7 @@ int tw_config_finish_except(tw_config *cfg, const tw_config_key *not_needed, siz
             needed &= not_needed[i] != (tw_config_key)k;
         if ((d->flags & TW_CF_REQUIRED) && needed) {
             char env[256];
-            set_err(err, errsize,
+            tw_errf(err, errsize,
                     "missing required configuration key '%s' (set it in the config file, "
                     "as %s, or with --set %s=...)",
                     d->name, tw_config_env_name(d->name, env, sizeof env), d->name);
@@ -525,7 +517,7 @@ int tw_config_finish_except(tw_config *cfg, const tw_config_key *not_needed, siz
         if (d->defval) {
             v->value = strdup(d->defval);
             if (!v->value) {
-                set_err(err, errsize, "out of memory");
+                tw_errf(err, errsize, "out of memory");
                 return -1;
             }
             if (validate_value(k, d->defval, "default", &v->ival, err, errsize) != 0)

@@ -10,6 +10,8 @@
  */
 #include "decoders/pgoutput.h"
 
+#include "agent/errbuf.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,18 +35,6 @@ typedef struct {
     char *err;
     size_t errsize;
 } pgo_reader;
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* A byte as the error text shows it: the character too when it is one. */
 static const char *byte_str(unsigned char c, char *buf, size_t size)
@@ -72,7 +62,7 @@ static int fail(pgo_reader *r, size_t at, const char *fmt, ...)
                  r->tuple ? ", " : "", r->col, r->ncols);
     else if (r->tuple)
         snprintf(where, sizeof where, "%s: ", r->tuple);
-    set_err(r->err, r->errsize, "pgoutput %s ('%c') at offset %zu of %zu: %s%s", r->name, r->type,
+    tw_errf(r->err, r->errsize, "pgoutput %s ('%c') at offset %zu of %zu: %s%s", r->name, r->type,
             at, r->len, where, detail);
     return -1;
 }
@@ -472,12 +462,12 @@ int pgo_decode(pgo_decoder *d, const char *buf, size_t len, pgo_msg *msg, char *
 
     memset(msg, 0, sizeof *msg);
     if (d->proto_version < 1 || d->proto_version > 4) {
-        set_err(err, errsize, "pgoutput decoder: protocol version %d is not one of 1 to 4",
+        tw_errf(err, errsize, "pgoutput decoder: protocol version %d is not one of 1 to 4",
                 d->proto_version);
         return -1;
     }
     if (!buf || len == 0) {
-        set_err(err, errsize, "pgoutput message at offset 0 of %zu: empty message, no type byte",
+        tw_errf(err, errsize, "pgoutput message at offset 0 of %zu: empty message, no type byte",
                 len);
         return -1;
     }
@@ -485,7 +475,7 @@ int pgo_decode(pgo_decoder *d, const char *buf, size_t len, pgo_msg *msg, char *
         if (msg_kinds[i].type == buf[0])
             k = &msg_kinds[i];
     if (!k) {
-        set_err(err, errsize, "pgoutput message at offset 0 of %zu: unknown message type %s", len,
+        tw_errf(err, errsize, "pgoutput message at offset 0 of %zu: unknown message type %s", len,
                 byte_str((unsigned char)buf[0], b, sizeof b));
         return -1;
     }

@@ -1,5 +1,7 @@
 #include "schemas/avro_bin.h"
 
+#include "agent/errbuf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,18 +230,6 @@ void avro_bin_array_finish(tw_buf *b, size_t mark, int64_t count)
 
 /* ---- decimal ---- */
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
-
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -267,7 +257,7 @@ int avro_bin_decimal(tw_buf *b, const char *text, size_t n, int32_t scale, char 
                      size_t errsize)
 {
     if (scale < 0) {
-        set_err(err, errsize, "decimal scale %d is negative", (int)scale);
+        tw_errf(err, errsize, "decimal scale %d is negative", (int)scale);
         return -1;
     }
     size_t i = 0;
@@ -287,12 +277,12 @@ int avro_bin_decimal(tw_buf *b, const char *text, size_t n, int32_t scale, char 
         d.nf = (size_t)(text + i - d.fp);
     }
     if (i != n || d.ni + d.nf == 0) {
-        set_err(err, errsize, "'%.*s' is not a decimal number (expected [-]digits[.digits])",
+        tw_errf(err, errsize, "'%.*s' is not a decimal number (expected [-]digits[.digits])",
                 (int)(n > 40 ? 40 : n), text);
         return -1;
     }
     if (d.nf > (size_t)scale) {
-        set_err(err, errsize, "'%.*s' has %zu fraction digits, more than the scale %d",
+        tw_errf(err, errsize, "'%.*s' has %zu fraction digits, more than the scale %d",
                 (int)(n > 40 ? 40 : n), text, d.nf, (int)scale);
         return -1;
     }

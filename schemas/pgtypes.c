@@ -1,5 +1,7 @@
 #include "schemas/pgtypes.h"
 
+#include "agent/errbuf.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,18 +139,6 @@ const char *pgt_builtin_name(uint32_t oid)
 
 /* ---- errors ---- */
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
-
 static void append_err(char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void append_err(char *err, size_t errsize, const char *fmt, ...)
@@ -188,7 +178,7 @@ static int bad_value(char *err, size_t errsize, const char *type, const char *s,
                      const char *why)
 {
     char ex[EXCERPT_MAX + 4];
-    set_err(err, errsize, "invalid %s value '%s': %s", type, excerpt(ex, s, n), why);
+    tw_errf(err, errsize, "invalid %s value '%s': %s", type, excerpt(ex, s, n), why);
     return PGT_ERROR;
 }
 
@@ -196,7 +186,7 @@ static int unrepresentable(char *err, size_t errsize, const char *type, const ch
                            const char *why)
 {
     char ex[EXCERPT_MAX + 4];
-    set_err(err, errsize, "%s value '%s' cannot be represented in Avro: %s", type,
+    tw_errf(err, errsize, "%s value '%s' cannot be represented in Avro: %s", type,
             excerpt(ex, s, n), why);
     return PGT_UNREPRESENTABLE;
 }
@@ -227,7 +217,7 @@ static int numeric_typmod(int32_t typmod, int32_t *precision, int32_t *scale, ch
     int32_t p = (int32_t)((t >> 16) & 0xffff);
     int32_t s = (int32_t)(((t & 0x7ff) ^ 1024)) - 1024;
     if ((t & 0xf800) != 0 || p < 1 || p > 1000 || s < -1000 || s > 1000) {
-        set_err(err, errsize,
+        tw_errf(err, errsize,
                 "numeric typmod %d does not encode a precision of 1 to 1000 and a scale of "
                 "-1000 to 1000",
                 (int)typmod);
@@ -339,7 +329,7 @@ int pgt_plan_for(const pgt_type_info *t, const pgt_options *opts, pgt_plan *p, c
         snprintf(p->type_name, sizeof p->type_name, "type %u", (unsigned)t->oid);
 
     if (t->typtype == 'd') {
-        set_err(err, errsize,
+        tw_errf(err, errsize,
                 "type %s is a domain: resolve it to its base type before planning the column",
                 p->type_name);
         return -1;
@@ -363,14 +353,14 @@ int pgt_plan_for(const pgt_type_info *t, const pgt_options *opts, pgt_plan *p, c
         return plan_scalar(p, t->oid, t->typmod, t->typtype, t->typcategory, dh, err, errsize);
 
     if (etype == 'd') {
-        set_err(err, errsize,
+        tw_errf(err, errsize,
                 "the element type %u of %s is a domain: resolve it to its base type before "
                 "planning the column",
                 (unsigned)elem, p->type_name);
         return -1;
     }
     if (builtin_by_array_oid(elem) || ecat == 'A') {
-        set_err(err, errsize,
+        tw_errf(err, errsize,
                 "type %s is an array whose element type %u is itself an array, which "
                 "PostgreSQL does not create",
                 p->type_name, (unsigned)elem);
@@ -1279,7 +1269,7 @@ static int array_error(char *err, size_t errsize, const char *type, const char *
                        size_t at, const char *why)
 {
     char ex[EXCERPT_MAX + 4];
-    set_err(err, errsize, "invalid %s value '%s': %s at offset %zu", type, excerpt(ex, s, n), why,
+    tw_errf(err, errsize, "invalid %s value '%s': %s at offset %zu", type, excerpt(ex, s, n), why,
             at);
     return PGT_ERROR;
 }

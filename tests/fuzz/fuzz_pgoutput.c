@@ -13,7 +13,7 @@
  *
  * Not built by CMake. By hand:
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_pgoutput.c \
- *       decoders/pgoutput.c -o /tmp/fuzz_pgoutput
+ *       decoders/pgoutput.c agent/errbuf.c -o /tmp/fuzz_pgoutput
  *   cp -r tests/fuzz/corpus/pgoutput /tmp/pgo-corpus
  *   /tmp/fuzz_pgoutput -max_total_time=60 /tmp/pgo-corpus
  */
