@@ -91,14 +91,14 @@ TW_PY="$TW_SOURCE_DIR/.cache/venv/bin/python"
 # returns once the agent streams.
 AGENT_PID=""
 start_agent() {
-    local log=$1 ticker i
+    local log=$1 ticker
     shift
     AGENT_LOG=$log
     (while sleep 0.3; do psql_primary -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
     ticker=$!
     "$TW_BIN" run "$@" >>"$log" 2>&1 &
     AGENT_PID=$!
-    for i in $(seq 1 200); do
+    for _ in $(seq 1 200); do
         grep -q 'msg="streaming slot' "$log" && break
         kill -0 "$AGENT_PID" 2>/dev/null || break
         sleep 0.1
@@ -111,9 +111,9 @@ $(tail -n 20 "$log")"
 
 # stop_agent: SIGTERM, and the agent must exit 0 within 60 s.
 stop_agent() {
-    local i rc=0
+    local rc=0
     kill -TERM "$AGENT_PID" 2>/dev/null || true
-    for i in $(seq 1 600); do
+    for _ in $(seq 1 600); do
         kill -0 "$AGENT_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -134,4 +134,39 @@ wait_messages() {
         sleep 0.5
     done
     fail "topic $2 has $n messages after 60 s, want $3"
+}
+
+# The server under test: TW_TARGET=standby (the default) or primary. Sets
+# TARGET and DSN; psql_target speaks to that server as the DBA.
+# shellcheck disable=SC2034 # DSN is for the scripts that source this file
+use_target() {
+    TARGET=${TW_TARGET:-standby}
+    case "$TARGET" in
+    standby) DSN=$TW_PG_STANDBY_DSN ;;
+    primary) DSN=$TW_PG_PRIMARY_DSN ;;
+    *) fail "TW_TARGET must be standby or primary, not $TARGET" ;;
+    esac
+}
+psql_target() { if [ "${TARGET:-standby}" = primary ]; then psql_primary "$@"; else psql_standby "$@"; fi; }
+
+# create_test_schema SCHEMA DDL: a schema of the test's own, the DDL run after
+# it exists, read access for the tidewater role, and the publication
+# SCHEMA_pub of its tables; returns once the standby has replayed it.
+create_test_schema() {
+    psql_primary <<SQL >/dev/null
+CREATE SCHEMA $1;
+$2
+GRANT USAGE ON SCHEMA $1 TO tidewater;
+GRANT SELECT ON ALL TABLES IN SCHEMA $1 TO tidewater;
+CREATE PUBLICATION ${1}_pub FOR TABLES IN SCHEMA $1;
+SQL
+    wait_standby_replay
+}
+
+# drop_test_objects SCHEMA SLOT: for cleanup traps; kills the agent, drops the
+# test's slot on the server under test, its publication and schema. Never fails.
+drop_test_objects() {
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    psql_target -c "SELECT pg_drop_replication_slot('$2') FROM pg_replication_slots WHERE slot_name = '$2'" >/dev/null 2>&1 || true
+    psql_primary -c "DROP PUBLICATION IF EXISTS ${1}_pub" -c "DROP SCHEMA IF EXISTS $1 CASCADE" >/dev/null 2>&1 || true
 }

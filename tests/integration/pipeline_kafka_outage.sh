@@ -15,23 +15,15 @@ S="tw_ko_$ID"
 N=3000
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
     [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start kafka >/dev/null 2>&1 || true
-    psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
-    psql_primary -c "DROP PUBLICATION IF EXISTS ${S}_pub" -c "DROP SCHEMA IF EXISTS $S CASCADE" >/dev/null 2>&1 || true
+    drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
-psql_primary <<SQL >/dev/null
-CREATE SCHEMA $S;
-CREATE TABLE $S.t (id int PRIMARY KEY, v text);
-GRANT USAGE ON SCHEMA $S TO tidewater;
-GRANT SELECT ON ALL TABLES IN SCHEMA $S TO tidewater;
-CREATE PUBLICATION ${S}_pub FOR TABLE $S.t;
-SQL
-wait_standby_replay
+create_test_schema "$S" "
+CREATE TABLE $S.t (id int PRIMARY KEY, v text);"
 start_agent "$dir/agent.log" --set "source.conninfo=$TW_PG_STANDBY_DSN" \
     --set "source.publication=${S}_pub" --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" \
     --set "slot.name=$SLOT" --set "topic.prefix=$PREFIX" --set status.interval.ms=1000

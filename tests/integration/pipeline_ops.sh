@@ -8,43 +8,29 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
-TARGET=${TW_TARGET:-standby}
-case "$TARGET" in
-standby) DSN=$TW_PG_STANDBY_DSN ;;
-primary) DSN=$TW_PG_PRIMARY_DSN ;;
-*) fail "TW_TARGET must be standby or primary, not $TARGET" ;;
-esac
-psql_target() { if [ "$TARGET" = primary ]; then psql_primary "$@"; else psql_standby "$@"; fi; }
+use_target
 
 ID="$$_$RANDOM"
 PREFIX="ops$ID"
 SLOT="tw_ops_$ID"
+S="tw_ops_$ID"
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    psql_target -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
-    psql_primary -c "DROP PUBLICATION IF EXISTS tw_ops_pub_$ID" -c "DROP SCHEMA IF EXISTS tw_ops_$ID CASCADE" >/dev/null 2>&1 || true
+    drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
-psql_primary <<SQL >/dev/null
-CREATE SCHEMA tw_ops_$ID;
-CREATE TABLE tw_ops_$ID.a (id int PRIMARY KEY, v text);
-CREATE TABLE tw_ops_$ID.b (id int PRIMARY KEY, v text NOT NULL);
-ALTER TABLE tw_ops_$ID.b REPLICA IDENTITY FULL;
-CREATE TABLE tw_ops_$ID.c (id int PRIMARY KEY, n numeric(10,2));
-GRANT USAGE ON SCHEMA tw_ops_$ID TO tidewater;
-GRANT SELECT ON ALL TABLES IN SCHEMA tw_ops_$ID TO tidewater;
-CREATE PUBLICATION tw_ops_pub_$ID FOR TABLES IN SCHEMA tw_ops_$ID;
-SQL
-wait_standby_replay
+create_test_schema "$S" "
+CREATE TABLE $S.a (id int PRIMARY KEY, v text);
+CREATE TABLE $S.b (id int PRIMARY KEY, v text NOT NULL);
+ALTER TABLE $S.b REPLICA IDENTITY FULL;
+CREATE TABLE $S.c (id int PRIMARY KEY, n numeric(10,2));"
 
 start_agent "$dir/agent.log" --set "source.conninfo=$DSN" \
-    --set "source.publication=tw_ops_pub_$ID" --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" \
+    --set "source.publication=${S}_pub" --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" \
     --set "slot.name=$SLOT" --set "topic.prefix=$PREFIX"
 
-S="tw_ops_$ID"
 psql_primary <<SQL >/dev/null
 INSERT INTO $S.a VALUES (1, 'x'), (2, 'y');
 UPDATE $S.a SET v = 'x2' WHERE id = 1;

@@ -10,13 +10,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
-TARGET=${TW_TARGET:-standby}
-case "$TARGET" in
-standby) DSN=$TW_PG_STANDBY_DSN ;;
-primary) DSN=$TW_PG_PRIMARY_DSN ;;
-*) fail "TW_TARGET must be standby or primary, not $TARGET" ;;
-esac
-psql_target() { if [ "$TARGET" = primary ]; then psql_primary "$@"; else psql_standby "$@"; fi; }
+use_target
 
 ID="$$_$RANDOM"
 PREFIX="ty$ID"
@@ -24,16 +18,13 @@ SLOT="tw_ty_$ID"
 S="tw_ty_$ID"
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    psql_target -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
-    psql_primary -c "DROP PUBLICATION IF EXISTS ${S}_pub" -c "DROP SCHEMA IF EXISTS $S CASCADE" >/dev/null 2>&1 || true
+    drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
-psql_primary <<SQL >/dev/null
+create_test_schema "$S" "
 CREATE EXTENSION IF NOT EXISTS citext;
-CREATE SCHEMA $S;
 CREATE TYPE $S.mood AS ENUM ('sad', 'happy');
 CREATE TYPE $S.pair AS (a int, b text);
 CREATE DOMAIN $S.posint AS int CHECK (VALUE > 0);
@@ -50,12 +41,7 @@ CREATE TABLE $S.t (
     c_tsvector tsvector, c_comp $S.pair, c_dom $S.posint,
     c_int_arr int[], c_text_arr text[], c_num_arr numeric(6,2)[], c_float_arr float8[],
     c_dom_arr $S.posint[]
-);
-GRANT USAGE ON SCHEMA $S TO tidewater;
-GRANT SELECT ON ALL TABLES IN SCHEMA $S TO tidewater;
-CREATE PUBLICATION ${S}_pub FOR TABLE $S.t;
-SQL
-wait_standby_replay
+);"
 start_agent "$dir/agent.log" --set "source.conninfo=$DSN" --set "source.publication=${S}_pub" \
     --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$SLOT" \
     --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000
