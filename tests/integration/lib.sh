@@ -170,3 +170,18 @@ drop_test_objects() {
     psql_target -c "SELECT pg_drop_replication_slot('$2') FROM pg_replication_slots WHERE slot_name = '$2'" >/dev/null 2>&1 || true
     psql_primary -c "DROP PUBLICATION IF EXISTS ${1}_pub" -c "DROP SCHEMA IF EXISTS $1 CASCADE" >/dev/null 2>&1 || true
 }
+
+# slot_flushed_past SLOT LSN: the standby slot's confirmed_flush_lsn >= LSN.
+slot_flushed_past() {
+    [ "$(psql_standby -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
+}
+
+# wait_slot_flushed_past SLOT LSN SECONDS: polls every 0.25 s; fails (status 1)
+# when the slot has not got there in time. The caller says what that means.
+wait_slot_flushed_past() {
+    for _ in $(seq 1 $(($3 * 4))); do
+        slot_flushed_past "$1" "$2" && return 0
+        sleep 0.25
+    done
+    return 1
+}

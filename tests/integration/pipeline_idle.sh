@@ -31,13 +31,7 @@ done
 target=$(psql_primary -c "SELECT pg_current_wal_lsn()")
 wait_standby_replay
 moved=f
-for _ in $(seq 1 80); do
-    if [ "$(psql_standby -c "SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ]; then
-        moved=t
-        break
-    fi
-    sleep 0.25
-done
+wait_slot_flushed_past "$SLOT" "$target" 20 && moved=t
 stop_agent
 [ "$moved" = t ] || fail "confirmed_flush_lsn stayed at $(slot_flush) (started at $before) while the primary wrote up to $target outside the publication"
 if grep -q 'msg="table ' "$dir/agent.log"; then

@@ -33,13 +33,13 @@ wait_standby_replay
 
 # Wait for the slot to pass the commit: every message acknowledged by Kafka.
 for _ in $(seq 1 1200); do
-    [ "$(psql_standby -c "SELECT confirmed_flush_lsn >= '$commit_lsn'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] && break
+    slot_flushed_past "$SLOT" "$commit_lsn" && break
     kill -0 "$AGENT_PID" 2>/dev/null || fail "the agent died: $(tail -n 5 "$dir/agent.log")"
     sleep 0.5
 done
 rss_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
 stop_agent
-[ "$(psql_standby -c "SELECT confirmed_flush_lsn >= '$commit_lsn'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ] ||
+slot_flushed_past "$SLOT" "$commit_lsn" ||
     fail "the slot did not pass the commit $commit_lsn within 10 minutes"
 
 # Exactly N messages, the first and the last decoded; first to last
