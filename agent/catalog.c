@@ -14,6 +14,9 @@ struct tw_catalog {
     PGresult *last; /* backs the strings of cols */
     tw_column_catalog *cols;
     int cap;
+    PGresult *pub_tabs, *pub_cols; /* back the strings of pub */
+    tw_published_table *pub;
+    const char **pub_names;
 };
 
 /* Domains are followed down to their base type (they may nest), for the
@@ -28,17 +31,30 @@ static const char columns_sql[] =
     "  WHERE t.typtype = 'd' AND dom.depth < 32), "
     "resolved AS (SELECT DISTINCT ON (oid) oid, base FROM dom ORDER BY oid, depth DESC), "
     "cols AS ("
-    "  SELECT a.attnum, a.attname, a.attnotnull, a.atttypid, "
-    "         format_type(a.atttypid, a.atttypmod) AS fmt "
+    "  SELECT a.attnum, a.attname, a.attnotnull, a.atttypid, a.atttypmod, "
+    "         format_type(a.atttypid, a.atttypmod) AS fmt, "
+    "         format_type(a.atttypid, NULL) AS tname, a.attgenerated <> '' AS generated, "
+    "         (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d "
+    "          WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) AS def "
     "  FROM pg_catalog.pg_attribute a "
-    "  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped) "
+    "  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped), "
+    "rel AS (SELECT relreplident FROM pg_catalog.pg_class WHERE oid = $1::oid) "
     "SELECT c.attname, c.attnotnull, c.fmt, t.oid, t.typtype, t.typcategory, t.typlen, "
     "       t.typname, CASE WHEN t.typcategory = 'A' THEN et.oid ELSE 0 END, "
     "       coalesce(et.typtype::text, ''), coalesce(et.typcategory::text, ''), "
     "       coalesce(et.typdelim::text, ''), "
     "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid "
     "               AND i.indisprimary AND c.attnum = ANY (i.indkey)), "
-    "       c.atttypid "
+    "       c.atttypid, c.attnum, c.atttypmod, c.tname, c.generated, c.def, "
+    "       CASE (SELECT relreplident FROM rel) "
+    "         WHEN 'f' THEN true "
+    "         WHEN 'd' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+    "               WHERE i.indrelid = $1::oid AND i.indisprimary AND c.attnum = ANY (i.indkey)) "
+    "         WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+    "               WHERE i.indrelid = $1::oid AND i.indisreplident "
+    "               AND c.attnum = ANY (i.indkey)) "
+    "         ELSE false END, "
+    "       coalesce((SELECT relreplident::text FROM rel), 'd') "
     "FROM cols c "
     "JOIN pg_catalog.pg_type t ON t.oid = coalesce("
     "  (SELECT base FROM resolved r WHERE r.oid = c.atttypid), c.atttypid) "
@@ -70,6 +86,10 @@ void tw_catalog_close(tw_catalog *c)
         return;
     PQclear(c->last);
     free(c->cols);
+    PQclear(c->pub_tabs);
+    PQclear(c->pub_cols);
+    free(c->pub);
+    free(c->pub_names);
     PQfinish(c->conn);
     free(c);
 }
@@ -123,6 +143,13 @@ int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **
         col->type.elem_typdelim = PQgetvalue(res, i, 11)[0];
         col->primary_key = PQgetvalue(res, i, 12)[0] == 't';
         col->declared_oid = (uint32_t)strtoul(PQgetvalue(res, i, 13), NULL, 10);
+        col->attnum = atoi(PQgetvalue(res, i, 14));
+        col->typmod = atoi(PQgetvalue(res, i, 15));
+        col->type_name = PQgetvalue(res, i, 16);
+        col->generated = PQgetvalue(res, i, 17)[0] == 't';
+        col->default_expr = PQgetisnull(res, i, 18) ? NULL : PQgetvalue(res, i, 18);
+        col->ident_key = PQgetvalue(res, i, 19)[0] == 't';
+        col->replident = PQgetvalue(res, i, 20)[0];
     }
     PQclear(c->last);
     c->last = res;
@@ -149,6 +176,104 @@ int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,
                 *wal_status = i;
         *safe_wal_size = atoll(PQgetvalue(res, 0, 1));
     }
+    PQclear(res);
+    return 0;
+}
+
+/* Runs sql, reconnecting once when the connection broke. */
+static PGresult *exec_retry(tw_catalog *c, const char *sql, int nparams, const char *const *params,
+                            char *err, size_t errsize)
+{
+    PGresult *res = tw_pg_exec(c->conn, sql, nparams, params, err, errsize);
+    if (!res && PQstatus(c->conn) != CONNECTION_OK) {
+        PQreset(c->conn);
+        res = tw_pg_exec(c->conn, sql, nparams, params, err, errsize);
+    }
+    return res;
+}
+
+int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_table **tabs,
+                         int *ntabs, char *err, size_t errsize)
+{
+    static const char tabs_sql[] =
+        "SELECT c.oid, pt.schemaname, pt.tablename "
+        "FROM pg_catalog.pg_publication_tables pt "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+        "WHERE pt.pubname = $1 ORDER BY 2, 3";
+    /* Column lists (PostgreSQL 15+): attnames are the published columns. */
+    static const char cols_sql[] =
+        "SELECT c.oid, u.name FROM pg_catalog.pg_publication_tables pt "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename, "
+        "unnest(pt.attnames) WITH ORDINALITY AS u(name, i) "
+        "WHERE pt.pubname = $1 ORDER BY 1, u.i";
+    const char *params[1] = {pub};
+    PGresult *t = exec_retry(c, tabs_sql, 1, params, err, errsize);
+    if (!t)
+        return -1;
+    PGresult *k = NULL;
+    if (PQserverVersion(c->conn) >= 150000) {
+        k = exec_retry(c, cols_sql, 1, params, err, errsize);
+        if (!k) {
+            PQclear(t);
+            return -1;
+        }
+    }
+    int n = PQntuples(t), nk = k ? PQntuples(k) : 0;
+    tw_published_table *tab = calloc((size_t)n + 1, sizeof *tab);
+    const char **names = calloc((size_t)nk + 1, sizeof *names);
+    if (!tab || !names) {
+        free(tab);
+        free(names);
+        PQclear(t);
+        PQclear(k);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nk; i++)
+        names[i] = PQgetvalue(k, i, 1);
+    for (int i = 0; i < n; i++) {
+        tab[i].relid = (uint32_t)strtoul(PQgetvalue(t, i, 0), NULL, 10);
+        tab[i].nspname = PQgetvalue(t, i, 1);
+        tab[i].relname = PQgetvalue(t, i, 2);
+        if (!k)
+            continue;
+        /* rows of k are ordered by relid: find this table's run */
+        int first = -1, count = 0;
+        for (int j = 0; j < nk; j++)
+            if ((uint32_t)strtoul(PQgetvalue(k, j, 0), NULL, 10) == tab[i].relid) {
+                if (first < 0)
+                    first = j;
+                count++;
+            }
+        tab[i].attnames = first >= 0 ? names + first : names;
+        tab[i].nattnames = count;
+    }
+    PQclear(c->pub_tabs);
+    PQclear(c->pub_cols);
+    free(c->pub);
+    free(c->pub_names);
+    c->pub_tabs = t;
+    c->pub_cols = k;
+    c->pub = tab;
+    c->pub_names = names;
+    *tabs = tab;
+    *ntabs = n;
+    return 0;
+}
+
+int tw_catalog_current_lsn(tw_catalog *c, uint64_t *lsn, char *err, size_t errsize)
+{
+    PGresult *res = exec_retry(c,
+                               "SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() "
+                               "THEN pg_catalog.pg_last_wal_replay_lsn() "
+                               "ELSE pg_catalog.pg_current_wal_lsn() END "
+                               "- '0/0'::pg_lsn)::numeric::text",
+                               0, NULL, err, errsize);
+    if (!res)
+        return -1;
+    *lsn = PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     return 0;
 }

@@ -27,6 +27,25 @@ void tw_catalog_close(tw_catalog *c);
 int tw_catalog_columns(tw_catalog *c, uint32_t relid, const tw_column_catalog **cols, int *ncols,
                        char *err, size_t errsize);
 
+/* A table of the publication, as the catalog says now. */
+typedef struct {
+    uint32_t relid;
+    const char *nspname;
+    const char *relname;
+    const char *const *attnames; /* published columns; NULL: every non-generated one */
+    int nattnames;
+} tw_published_table;
+
+/* Tables of publication pub (schema, table order). Returns 0 with *tabs,
+ * *ntabs set (owned by the catalog, valid until the next call of this
+ * function or tw_catalog_close), or -1 with err. */
+int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_table **tabs,
+                         int *ntabs, char *err, size_t errsize);
+
+/* The WAL position the catalog reflects now: the standby's last replayed
+ * LSN, or the primary's current LSN. 0, or -1 with err. */
+int tw_catalog_current_lsn(tw_catalog *c, uint64_t *lsn, char *err, size_t errsize);
+
 /* The slot's wal_status (index into tw_wal_status_names, -1 unknown) and
  * safe_wal_size (-1 when unlimited or unknown). Returns 0, or -1 with err. */
 int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,

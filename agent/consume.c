@@ -118,7 +118,11 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
             break;
         }
         int p = m->partition;
-        if (m->key && m->key_len == 16 && m->payload) {
+        int is_fp = m->key && m->key_len == 16;
+        for (size_t i = 0; is_fp && i < 16; i++)
+            is_fp = strchr("0123456789abcdef", ((const char *)m->key)[i]) != NULL &&
+                    ((const char *)m->key)[i] != '\0';
+        if (is_fp && m->payload) {
             char hex[17];
             memcpy(hex, m->key, 16);
             hex[16] = '\0';

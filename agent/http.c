@@ -1,5 +1,6 @@
 #include "agent/http.h"
 
+#include "agent/control.h"
 #include "agent/metrics.h"
 
 #include <microhttpd.h>
@@ -62,6 +63,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)upload_size;
     (void)con_cls;
     static const char text[] = "text/plain; charset=utf-8";
+    if (strcmp(url, "/schemas/accept") == 0) {
+        if (strcmp(method, "POST") != 0)
+            return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "POST only\n", 10);
+        const char *table = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "table");
+        if (!table || !table[0])
+            return respond(c, MHD_HTTP_BAD_REQUEST, text, "missing ?table=schema.table\n", 28);
+        char reply[1024];
+        int code = tw_control_request("accept", table, 30000, reply, sizeof reply);
+        return respond(c, (unsigned)code, text, reply, strlen(reply));
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "GET only\n", 9);
     if (strcmp(url, "/healthz") == 0) {
@@ -106,7 +117,8 @@ tw_http *tw_http_start(const char *listen, char *err, size_t errsize)
     }
     tw_http *h = calloc(1, sizeof *h);
     if (h) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        unsigned flags =
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
         if (ai->ai_family == AF_INET6)
             flags |= MHD_USE_IPv6;
         h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,

@@ -11,6 +11,15 @@ tw_metrics tw_m = {.slot_safe_wal_size = -1, .slot_wal_status = -1};
 const char *const tw_wal_status_names[4] = {"reserved", "extended", "unreserved", "lost"};
 
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
+static char pause_reason[512];
+
+void tw_metrics_set_pause_reason(const char *why)
+{
+    pthread_mutex_lock(&pause_lock);
+    snprintf(pause_reason, sizeof pause_reason, "%s", why ? why : "");
+    pthread_mutex_unlock(&pause_lock);
+}
 static tw_table_metrics *tables;
 
 tw_table_metrics *tw_metrics_table(const char *schema, const char *table)
@@ -99,7 +108,38 @@ size_t tw_metrics_render(char *buf, size_t size)
             put(&o, "\",op=\"%c\"} %llu\n", ops[i],
                 (unsigned long long)atomic_load(&t->changes[i]));
         }
+    family(&o, "tidewater_schema_changes_total", "counter",
+           "Schema-change events, by table and Avro compatibility of old vs new schema.");
+    static const char *const classes[4] = {"NONE", "BACKWARD", "FORWARD", "FULL"};
+    for (tw_table_metrics *t = tables; t; t = t->next)
+        for (int i = 0; i < 4; i++) {
+            unsigned long long n = atomic_load(&t->schema_changes[i]);
+            if (!n)
+                continue;
+            put(&o, "tidewater_schema_changes_total{table=\"");
+            put_label(&o, t->table);
+            put(&o, "\",compatibility=\"%s\"} %llu\n", classes[i], n);
+        }
+    family(&o, "tidewater_schema_paused", "gauge",
+           "1 while rows of a table's new shape are held until `tidewater schemas accept`.");
+    for (tw_table_metrics *t = tables; t; t = t->next) {
+        put(&o, "tidewater_schema_paused{table=\"");
+        put_label(&o, t->table);
+        put(&o, "\"} %d\n", atomic_load(&t->schema_paused));
+    }
     pthread_mutex_unlock(&tables_lock);
+    family(&o, "tidewater_schema_check_timestamp_seconds", "gauge",
+           "Unix time of the last successful catalog check of the published tables.");
+    put(&o, "tidewater_schema_check_timestamp_seconds %.3f\n",
+        (double)atomic_load(&tw_m.schema_check_ms) / 1000.0);
+    family(&o, "tidewater_schema_webhook_events_total", "counter",
+           "Schema-change events sent to schema.webhook.url, by result.");
+    put(&o, "tidewater_schema_webhook_events_total{result=\"delivered\"} %llu\n",
+        (unsigned long long)atomic_load(&tw_m.webhook_delivered));
+    put(&o, "tidewater_schema_webhook_events_total{result=\"failed\"} %llu\n",
+        (unsigned long long)atomic_load(&tw_m.webhook_failed));
+    put(&o, "tidewater_schema_webhook_events_total{result=\"dropped\"} %llu\n",
+        (unsigned long long)atomic_load(&tw_m.webhook_dropped));
 
     family(&o, "tidewater_messages_total", "counter",
            "Kafka messages produced (changes and tombstones).");
@@ -163,6 +203,12 @@ int tw_metrics_ready(char *why, size_t whysize)
     }
     if (!atomic_load(&tw_m.kafka_connected)) {
         snprintf(why, whysize, "no Kafka broker reachable");
+        return 0;
+    }
+    if (atomic_load(&tw_m.schema_paused) > 0) {
+        pthread_mutex_lock(&pause_lock);
+        snprintf(why, whysize, "paused: %s", pause_reason);
+        pthread_mutex_unlock(&pause_lock);
         return 0;
     }
     if (atomic_load(&tw_m.consecutive_failures) >= 3) {

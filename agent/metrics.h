@@ -22,6 +22,8 @@ enum { TW_OP_C, TW_OP_U, TW_OP_D, TW_OP_T, TW_OP__COUNT };
 typedef struct tw_table_metrics {
     char table[160]; /* schema.table */
     atomic_ullong changes[TW_OP__COUNT];
+    atomic_ullong schema_changes[4]; /* by avro_compat class: NONE BACKWARD FORWARD FULL */
+    atomic_int schema_paused;        /* rows of a new shape held for `schemas accept` */
     struct tw_table_metrics *next;
 } tw_table_metrics;
 
@@ -45,6 +47,9 @@ typedef struct {
     atomic_llong slot_safe_wal_size; /* -1 when unknown or unlimited */
     atomic_int slot_wal_status;      /* index into tw_wal_status_names, -1 unknown */
     atomic_int consecutive_failures; /* restarts since the last productive run */
+    atomic_int schema_paused;        /* tables paused by schema.on_breaking_change=pause */
+    atomic_llong schema_check_ms;    /* wall ms of the last successful catalog check */
+    atomic_ullong webhook_delivered, webhook_failed, webhook_dropped;
 } tw_metrics;
 
 extern tw_metrics tw_m;
@@ -61,6 +66,9 @@ int64_t tw_metrics_wall_ms(void);
 /* Appends the Prometheus exposition to buf (up to size-1 bytes); returns the
  * length it needed (like snprintf). */
 size_t tw_metrics_render(char *buf, size_t size);
+
+/* Why the pipeline is paused (shown by /readyz while schema_paused > 0). */
+void tw_metrics_set_pause_reason(const char *why);
 
 /* Ready to serve? 1, or 0 with the reason in why. */
 int tw_metrics_ready(char *why, size_t whysize);

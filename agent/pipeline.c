@@ -3,11 +3,15 @@
 #include "agent/catalog.h"
 #include "agent/checkpoint.h"
 #include "agent/config.h"
+#include "agent/control.h"
+#include "agent/drift.h"
 #include "agent/http.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/pgconn.h"
+#include "agent/schema_store.h"
 #include "agent/stream.h"
+#include "agent/webhook.h"
 #include "decoders/pgoutput.h"
 #include "schemas/relation.h"
 #include "sinks/kafka.h"
@@ -24,6 +28,8 @@
 #define FLUSH_MS      30000
 
 enum { P_OK = 0, P_RESTART, P_FATAL, P_STOP };
+enum { POLICY_CONTINUE, POLICY_PAUSE, POLICY_FAIL };
+static const char *const policy_names[] = {"continue", "pause", "fail"};
 
 typedef struct {
     const tw_config *cfg;
@@ -39,6 +45,17 @@ typedef struct {
     pgo_decoder dec;
     ckpt_tracker ck;
     kafka_topic *schemas_topic;
+    kafka_topic *changes_topic; /* <prefix>.schema_changes */
+
+    /* schema drift */
+    tw_store *store;
+    tw_webhook *webhook;
+    int policy;
+    avro_compat required;
+    int64_t check_interval_ms, last_check_ms;
+    int startup_checked;
+    int put_rc; /* P_* of the last store write through Kafka */
+    tw_buf ekey, eval;
 
     tw_relation **rels; /* relation cache, one entry per relid */
     int nrels, caprels;
@@ -100,6 +117,8 @@ static int send_status(pipe_t *p, int force)
 {
     char err[512];
     int64_t now = now_ms();
+    if (!p->stream) /* before streaming (the startup schema check) */
+        return P_OK;
     if (!force && now - p->last_status_ms < p->status_ms)
         return P_OK;
     p->last_status_ms = now;
@@ -196,19 +215,18 @@ static int is_published(pipe_t *p, uint64_t fp)
     return 0;
 }
 
-/* Publishes a schema to <prefix>.schemas keyed by its fingerprint and waits
- * for the broker's acknowledgement: no row may reference a schema that a
- * consumer cannot find. */
-static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
+/* Produces one message and waits for the broker's acknowledgement (schemas,
+ * store records, schema-change events: rare, and each must be durable before
+ * what depends on it). value NULL: a tombstone. */
+static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void *key,
+                         size_t keylen, const void *value, size_t valuelen)
 {
-    char key[17], err[512];
-    if (is_published(p, fp))
-        return P_OK;
-    snprintf(key, sizeof key, "%016" PRIx64, fp);
+    char err[512];
     kafka_headers h = {.commit_lsn = p->commit_lsn, .xid = p->xid, .seq = 0};
     int rc;
-    while ((rc = kafka_sink_produce(p->sink, p->schemas_topic, key, 16, json->data, json->len, &h,
-                                    SCHEMA_OPAQUE, err, sizeof err)) == KAFKA_SINK_FULL) {
+    p->schema_failed = 0;
+    while ((rc = kafka_sink_produce(p->sink, t, key, keylen, value, valuelen, &h, SCHEMA_OPAQUE,
+                                    err, sizeof err)) == KAFKA_SINK_FULL) {
         if (*p->stop)
             return P_STOP;
         int w = wait_a_little(p);
@@ -218,7 +236,7 @@ static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
     if (rc != KAFKA_SINK_OK) {
         char ferr[512];
         int fatal = kafka_sink_fatal(p->sink, ferr, sizeof ferr);
-        tw_error("kafka", "cannot publish schema %s: %s%s", key, fatal ? ferr : err,
+        tw_error("kafka", "cannot publish %s: %s%s", what, fatal ? ferr : err,
                  fatal ? "; restarting the producer" : "");
         return fatal ? P_RESTART : P_FATAL;
     }
@@ -231,10 +249,26 @@ static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
             return w;
     }
     if (p->schema_failed) {
-        tw_error("kafka", "schema %s was not accepted by the broker: %s; restarting", key,
+        tw_error("kafka", "%s was not accepted by the broker: %s; restarting", what,
                  p->last_delivery_err);
+        p->cause = TW_RESTART_KAFKA;
         return P_RESTART;
     }
+    return P_OK;
+}
+
+/* Publishes a schema to <prefix>.schemas keyed by its fingerprint: no
+ * message may reference a schema that a consumer cannot find. */
+static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
+{
+    char key[17], what[64];
+    if (is_published(p, fp))
+        return P_OK;
+    snprintf(key, sizeof key, "%016" PRIx64, fp);
+    snprintf(what, sizeof what, "schema %s", key);
+    int rc = produce_acked(p, p->schemas_topic, what, key, 16, json->data, json->len);
+    if (rc != P_OK)
+        return rc;
     if (p->npublished == p->cappublished) {
         size_t ncap = p->cappublished ? p->cappublished * 2 : 64;
         uint64_t *n = realloc(p->published, ncap * sizeof *n);
@@ -245,6 +279,364 @@ static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
     }
     p->published[p->npublished++] = fp;
     return P_OK;
+}
+
+/* ---- schema drift (DESIGN.md "Schema fingerprints and drift") ---- */
+
+/* The store's writer for schema.store=kafka: the record goes to
+ * <prefix>.schemas and is acknowledged before the caller goes on. */
+static int store_put(void *arg, const char *key, const char *value, char *err, size_t errsize)
+{
+    pipe_t *p = arg;
+    char what[340];
+    snprintf(what, sizeof what, "schema store record %s", key);
+    p->put_rc = produce_acked(p, p->schemas_topic, what, key, strlen(key), value,
+                              value ? strlen(value) : 0);
+    if (p->put_rc != P_OK) {
+        snprintf(err, errsize, "%s was not written", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* A failed store write: why, as a P_* code. */
+static int store_failed(pipe_t *p, const char *err)
+{
+    if (strcmp(tw_config_str(p->cfg, TW_CFG_SCHEMA_STORE), "kafka") == 0 && p->put_rc != P_OK)
+        return p->put_rc; /* produce_acked logged it */
+    tw_error("schema", "cannot write the schema store: %s", err);
+    return P_FATAL;
+}
+
+static void lsn_text(uint64_t lsn, char *out, size_t outsize)
+{
+    snprintf(out, outsize, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
+}
+
+static void set_state(json_t *rec, const char *prev_fp, uint64_t since_lsn, const char *path,
+                      int paused)
+{
+    char lsn[32];
+    lsn_text(since_lsn, lsn, sizeof lsn);
+    json_object_set_new(rec, "prev_fingerprint", prev_fp ? json_string(prev_fp) : json_null());
+    json_object_set_new(rec, "since_lsn", json_string(lsn));
+    json_object_set_new(rec, "since_ms", json_integer(wall_ms()));
+    json_object_set_new(rec, "detected_by", json_string(path));
+    json_object_set_new(rec, "paused", json_boolean(paused));
+}
+
+/* Sends one schema-change event: Kafka (acknowledged), log, metric, webhook. */
+static int emit_event(pipe_t *p, json_t *ev, avro_compat cls)
+{
+    const char *nsp = json_string_value(json_object_get(ev, "schema"));
+    const char *rel = json_string_value(json_object_get(ev, "table"));
+    char summary[1024];
+    tw_drift_summary(ev, summary, sizeof summary);
+    const char *lsn = json_string_value(json_object_get(ev, "lsn"));
+    tw_log(avro_compat_satisfies(cls, p->required) ? TW_LOG_INFO : TW_LOG_WARN, "schema",
+           "schema change %s of %s.%s: compatibility=%s action=%s detected_by=%s lsn=%s "
+           "changes=[%s] old_fingerprint=%s new_fingerprint=%s",
+           json_string_value(json_object_get(ev, "kind")), nsp, rel, avro_compat_name(cls),
+           json_string_value(json_object_get(ev, "action")),
+           json_string_value(json_object_get(ev, "detected_by")), lsn ? lsn : "-", summary,
+           json_string_value(json_object_get(ev, "old_fingerprint"))
+               ? json_string_value(json_object_get(ev, "old_fingerprint"))
+               : "-",
+           json_string_value(json_object_get(ev, "new_fingerprint"))
+               ? json_string_value(json_object_get(ev, "new_fingerprint"))
+               : "-");
+    tw_table_metrics *tm = tw_metrics_table(nsp, rel);
+    if (tm)
+        atomic_fetch_add(&tm->schema_changes[cls & 3], 1);
+
+    tw_buf ks = {0}, vs = {0};
+    tw_buf_init(&ks, 0);
+    tw_buf_init(&vs, 0);
+    tw_buf_puts(&ks, tw_drift_key_schema);
+    tw_buf_puts(&vs, tw_drift_event_schema);
+    int rc = publish_schema(p, tw_drift_key_fp(), &ks);
+    if (rc == P_OK)
+        rc = publish_schema(p, tw_drift_event_fp(), &vs);
+    tw_buf_free(&ks);
+    tw_buf_free(&vs);
+    if (rc == P_OK) {
+        if (tw_drift_encode(ev, tw_drift_key_fp(), tw_drift_event_fp(), &p->ekey, &p->eval) != 0) {
+            tw_error("schema", "cannot encode the schema-change event of %s.%s", nsp, rel);
+            return P_FATAL;
+        }
+        rc = produce_acked(p, p->changes_topic, "a schema-change event", p->ekey.data, p->ekey.len,
+                           p->eval.data, p->eval.len);
+    }
+    if (rc == P_OK && p->webhook) {
+        char *body = json_dumps(ev, JSON_COMPACT);
+        if (body)
+            tw_webhook_post(p->webhook, body, strlen(body));
+        free(body);
+    }
+    return rc;
+}
+
+/* old (a stored table, may be NULL) -> rec (owned, NULL: the table is gone).
+ * Reports the change, applies the policy and stores the new state. */
+static int drift(pipe_t *p, const char *nsp, const char *rel, tw_store_table *old, json_t *rec,
+                 const char *path, uint64_t lsn, int64_t commit_ms, int *paused)
+{
+    char err[1024];
+    avro_compat cls;
+    *paused = 0;
+    json_t *ev = tw_drift_event(old ? old->doc : NULL, rec, nsp, rel, &cls);
+    if (!ev) {
+        json_decref(rec);
+        tw_error("schema", "out of memory");
+        return P_FATAL;
+    }
+    int policy = POLICY_CONTINUE;
+    if (rec && !avro_compat_satisfies(cls, p->required))
+        policy = p->policy;
+    char lsns[32];
+    lsn_text(lsn, lsns, sizeof lsns);
+    json_object_set_new(ev, "db", json_string(tw_catalog_dbname(p->catalog)));
+    json_object_set_new(ev, "detected_by", json_string(path));
+    json_object_set_new(ev, "lsn", lsn ? json_string(lsns) : json_null());
+    json_object_set_new(ev, "commit_ts_ms", commit_ms ? json_integer(commit_ms) : json_null());
+    json_object_set_new(ev, "action", json_string(policy_names[policy]));
+    json_object_set_new(ev, "ts_ms", json_integer(wall_ms()));
+    int rc = emit_event(p, ev, cls);
+    char summary[1024];
+    tw_drift_summary(ev, summary, sizeof summary);
+    const char *reason = json_string_value(json_object_get(ev, "compatibility_reason"));
+    if (rc == P_OK && policy == POLICY_FAIL) {
+        tw_error("schema",
+                 "table %s.%s changed incompatibly (%s, %s required): %s%s%s; "
+                 "schema.on_breaking_change=fail: stopping. Run `tidewater schemas accept "
+                 "%s.%s` to accept the new schema, then start again",
+                 nsp, rel, avro_compat_name(cls), avro_compat_name(p->required), summary,
+                 reason ? "; " : "", reason ? reason : "", nsp, rel);
+        rc = P_FATAL;
+    }
+    json_decref(ev);
+    if (rc != P_OK) {
+        json_decref(rec);
+        return rc;
+    }
+    if (!rec) {
+        if (tw_store_delete(p->store, nsp, rel, err, sizeof err) != 0)
+            return store_failed(p, err);
+        return P_OK;
+    }
+    const char *prev = old ? tw_store_str(old, "fingerprint") : NULL;
+    char prevbuf[65] = "";
+    if (prev)
+        snprintf(prevbuf, sizeof prevbuf, "%s", prev);
+    set_state(rec, prev ? prevbuf : NULL, lsn, path, policy == POLICY_PAUSE);
+    if (tw_store_put(p->store, nsp, rel, rec, err, sizeof err) != 0)
+        return store_failed(p, err);
+    if (policy == POLICY_PAUSE) {
+        *paused = 1;
+        tw_warn("schema",
+                "table %s.%s changed incompatibly (%s, %s required): %s; rows of the new shape "
+                "are held until `tidewater schemas accept %s.%s`",
+                nsp, rel, avro_compat_name(cls), avro_compat_name(p->required), summary, nsp, rel);
+    }
+    return P_OK;
+}
+
+/* POST /schemas/accept?table=schema.table (served by the loop). */
+static void serve_control(pipe_t *p)
+{
+    char cmd[64], arg[512], err[1024], reply[1200];
+    if (!tw_control_take(cmd, sizeof cmd, arg, sizeof arg))
+        return;
+    if (strcmp(cmd, "accept") != 0 || !p->store) {
+        tw_control_reply(503, "the schema store is not loaded yet; try again\n");
+        return;
+    }
+    char nsp[TW_IDENT_MAX] = "public", rel[TW_IDENT_MAX];
+    const char *dot = strchr(arg, '.');
+    size_t nl = dot ? (size_t)(dot - arg) : 0;
+    const char *rs = dot ? dot + 1 : arg;
+    if (nl >= sizeof nsp || strlen(rs) >= sizeof rel) {
+        tw_control_reply(400, "table name too long\n");
+        return;
+    }
+    if (dot) {
+        memcpy(nsp, arg, nl);
+        nsp[nl] = '\0';
+    }
+    memcpy(rel, rs, strlen(rs) + 1);
+    tw_store_table *t = tw_store_find(p->store, nsp, rel);
+    if (!t) {
+        snprintf(reply, sizeof reply, "%s.%s is not in the schema store\n", nsp, rel);
+        tw_control_reply(404, reply);
+        return;
+    }
+    if (!json_is_true(json_object_get(t->doc, "paused"))) {
+        snprintf(reply, sizeof reply, "nothing to accept: %s.%s is not paused (fingerprint %s)\n",
+                 nsp, rel, tw_store_str(t, "fingerprint"));
+        tw_control_reply(409, reply);
+        return;
+    }
+    json_t *rec = json_deep_copy(t->doc);
+    json_object_set_new(rec, "paused", json_false());
+    json_object_set_new(rec, "accepted_ms", json_integer(wall_ms()));
+    char fp[65];
+    snprintf(fp, sizeof fp, "%s", tw_store_str(t, "fingerprint"));
+    if (tw_store_put(p->store, nsp, rel, rec, err, sizeof err) != 0) {
+        snprintf(reply, sizeof reply, "cannot write the schema store: %s\n", err);
+        tw_control_reply(500, reply);
+        return;
+    }
+    tw_info("schema", "accepted schema %s of %s.%s: publishing resumes", fp, nsp, rel);
+    snprintf(reply, sizeof reply, "accepted %s.%s fingerprint %s\n", nsp, rel, fp);
+    tw_control_reply(200, reply);
+}
+
+/* Holds the loop (the socket unread, the flush position where it is,
+ * status updates flowing) until the table's pause is accepted. */
+static int hold_paused(pipe_t *p, const char *nsp, const char *rel, tw_table_metrics *tm)
+{
+    char why[512];
+    snprintf(why, sizeof why,
+             "table %s.%s has a breaking schema change; run `tidewater schemas accept %s.%s`", nsp,
+             rel, nsp, rel);
+    tw_metrics_set_pause_reason(why);
+    atomic_fetch_add(&tw_m.schema_paused, 1);
+    if (tm)
+        atomic_store(&tm->schema_paused, 1);
+    tw_warn("schema", "paused before the first row of the new shape of %s.%s: %s", nsp, rel, why);
+    int rc = P_OK;
+    for (;;) {
+        tw_store_table *t = tw_store_find(p->store, nsp, rel);
+        if (!t || !json_is_true(json_object_get(t->doc, "paused")))
+            break;
+        if (*p->stop) {
+            rc = P_STOP;
+            break;
+        }
+        rc = wait_a_little(p);
+        if (rc != P_OK)
+            break;
+        serve_control(p);
+    }
+    atomic_fetch_sub(&tw_m.schema_paused, 1);
+    if (tm)
+        atomic_store(&tm->schema_paused, 0);
+    return rc;
+}
+
+/* Stream path: compares the shape a Relation message gives with the store. */
+static int check_relation(pipe_t *p, const tw_relation *r)
+{
+    tw_store_table *t = tw_store_find(p->store, r->nspname, r->relname);
+    int paused = 0, rc = P_OK;
+    const char *fp = t ? tw_store_str(t, "fingerprint") : NULL;
+    if (!t) {
+        rc = drift(p, r->nspname, r->relname, NULL, tw_drift_record(r), "stream", p->change_lsn,
+                   p->commit_ms, &paused);
+    } else if (fp && strcmp(fp, r->fingerprint) == 0) {
+        paused = json_is_true(json_object_get(t->doc, "paused"));
+        const char *vs = tw_store_str(t, "value_schema");
+        if (!paused && (!vs || strlen(vs) != r->value_schema.len ||
+                        memcmp(vs, r->value_schema.data, r->value_schema.len) != 0)) {
+            /* Same shape, other Avro schema (a column default changed):
+             * keep the stored schema current, no event. */
+            char err[1024];
+            json_t *rec = json_deep_copy(t->doc);
+            json_t *fresh = tw_drift_record(r);
+            json_object_set(rec, "value_schema", json_object_get(fresh, "value_schema"));
+            json_object_set(rec, "value_schema_fingerprint",
+                            json_object_get(fresh, "value_schema_fingerprint"));
+            json_decref(fresh);
+            if (tw_store_put(p->store, r->nspname, r->relname, rec, err, sizeof err) != 0)
+                return store_failed(p, err);
+        }
+    } else if (p->change_lsn < tw_store_lsn(t, "since_lsn")) {
+        /* The store already moved past this point of the WAL (a catalog
+         * check saw the newer shape first): an older shape in flight. */
+        tw_debug("schema", "%s.%s: an older shape before %s, already reported", r->nspname,
+                 r->relname, tw_store_str(t, "since_lsn"));
+        return P_OK;
+    } else {
+        rc = drift(p, r->nspname, r->relname, t, tw_drift_record(r), "stream", p->change_lsn,
+                   p->commit_ms, &paused);
+    }
+    if (rc == P_OK && paused)
+        rc = hold_paused(p, r->nspname, r->relname, r->stats);
+    return rc;
+}
+
+/* Catalog path: every published table as the catalog describes it now,
+ * against the store; tables added to or gone from the publication too. At
+ * the first start, the store is filled without events. */
+static int check_catalog(pipe_t *p, const char *path)
+{
+    char err[1024];
+    const tw_published_table *tabs;
+    int ntabs;
+    uint64_t lsn = 0;
+    const char *pub = tw_config_str(p->cfg, TW_CFG_SOURCE_PUBLICATION);
+    if (tw_catalog_current_lsn(p->catalog, &lsn, err, sizeof err) != 0 ||
+        tw_catalog_published(p->catalog, pub, &tabs, &ntabs, err, sizeof err) != 0) {
+        tw_warn("schema", "catalog check failed: %s; trying again later", err);
+        return P_OK;
+    }
+    int fresh = tw_store_is_new(p->store);
+    int rc = P_OK;
+    for (int i = 0; i < ntabs && rc == P_OK; i++) {
+        const tw_column_catalog *cols;
+        int ncols;
+        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0) {
+            tw_warn("schema", "catalog check of %s.%s failed: %s; trying again later",
+                    tabs[i].nspname, tabs[i].relname, err);
+            return P_OK;
+        }
+        tw_relation r;
+        if (ncols == 0)
+            continue; /* dropped between the two queries */
+        if (tw_relation_build_from_catalog(&r, tabs[i].relid, tabs[i].nspname, tabs[i].relname,
+                                           cols, ncols, tabs[i].attnames, tabs[i].nattnames,
+                                           p->prefix, &p->topts, err, sizeof err) != 0) {
+            tw_warn("schema", "catalog check: %s", err);
+            continue;
+        }
+        tw_store_table *t = tw_store_find(p->store, r.nspname, r.relname);
+        const char *fp = t ? tw_store_str(t, "fingerprint") : NULL;
+        int paused;
+        if (fresh) {
+            json_t *rec = tw_drift_record(&r);
+            set_state(rec, NULL, lsn, "initial", 0);
+            if (tw_store_put(p->store, r.nspname, r.relname, rec, err, sizeof err) != 0)
+                rc = store_failed(p, err);
+        } else if (!t || !fp || strcmp(fp, r.fingerprint) != 0) {
+            rc = drift(p, r.nspname, r.relname, t, tw_drift_record(&r), path, lsn, 0, &paused);
+        }
+        tw_relation_free(&r);
+    }
+    /* Stored tables the publication no longer has (deleting moves the
+     * store's last record into the hole: walk backwards). */
+    for (int i = tw_store_count(p->store) - 1; i >= 0 && rc == P_OK && !fresh; i--) {
+        tw_store_table *t = tw_store_at(p->store, i);
+        int found = 0;
+        for (int j = 0; j < ntabs && !found; j++)
+            found = strcmp(tabs[j].nspname, t->nspname) == 0 &&
+                    strcmp(tabs[j].relname, t->relname) == 0;
+        if (found)
+            continue;
+        char nsp[64], rel[64];
+        snprintf(nsp, sizeof nsp, "%s", t->nspname);
+        snprintf(rel, sizeof rel, "%s", t->relname);
+        int paused;
+        rc = drift(p, nsp, rel, t, NULL, path, lsn, 0, &paused);
+    }
+    if (rc == P_OK && fresh) {
+        if (tw_store_mark_initialised(p->store, err, sizeof err) != 0)
+            return store_failed(p, err);
+        tw_info("schema", "schema store %s initialised with %d table(s) of publication %s",
+                tw_store_where(p->store), ntabs, pub);
+    }
+    if (rc == P_OK)
+        atomic_store(&tw_m.schema_check_ms, wall_ms());
+    return rc;
 }
 
 static int on_relation(pipe_t *p, const pgo_msg *m)
@@ -299,7 +691,12 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
         return P_RESTART;
     }
     r->stats = tw_metrics_table(r->nspname, r->relname);
-    int rc = P_OK;
+    int rc = check_relation(p, r);
+    if (rc != P_OK) {
+        tw_relation_free(r);
+        free(r);
+        return rc;
+    }
     if (r->nkey > 0)
         rc = publish_schema(p, r->key_fp, &r->key_schema);
     if (rc == P_OK)
@@ -504,6 +901,7 @@ static void teardown(pipe_t *p)
     kafka_sink_destroy(p->sink);
     p->sink = NULL;
     p->schemas_topic = NULL;
+    p->changes_topic = NULL;
     tw_catalog_close(p->catalog);
     p->catalog = NULL;
     pgo_decoder_free(&p->dec);
@@ -536,6 +934,15 @@ static int run_once(pipe_t *p)
         p->cause = TW_RESTART_KAFKA;
         return P_RESTART;
     }
+    snprintf(schemas_topic, sizeof schemas_topic, "%s.schema_changes", p->prefix);
+    p->changes_topic = kafka_sink_topic(p->sink, schemas_topic, 0, err, sizeof err);
+    if (!p->changes_topic) {
+        tw_error("kafka", "%s", err);
+        kafka_sink_destroy(p->sink);
+        p->sink = NULL;
+        p->cause = TW_RESTART_KAFKA;
+        return P_RESTART;
+    }
     atomic_store(&tw_m.kafka_connected, 1);
     p->catalog = tw_catalog_open(p->cfg, err, sizeof err);
     if (!p->catalog) {
@@ -547,6 +954,36 @@ static int run_once(pipe_t *p)
         p->sink = NULL;
         p->cause = TW_RESTART_CATALOG;
         return permanent ? P_FATAL : P_RESTART;
+    }
+    if (!p->store) {
+        /* Read fully before streaming: drift while the agent was down is
+         * found by the startup check below. */
+        p->store = tw_store_open(p->cfg, err, sizeof err);
+        if (!p->store) {
+            int dir = strcmp(tw_config_str(p->cfg, TW_CFG_SCHEMA_STORE), "dir") == 0;
+            tw_error("schema", "%s%s", err, dir ? "" : "; retrying");
+            kafka_sink_destroy(p->sink);
+            p->sink = NULL;
+            tw_catalog_close(p->catalog);
+            p->catalog = NULL;
+            p->cause = TW_RESTART_SCHEMA;
+            return dir ? P_FATAL : P_RESTART;
+        }
+        tw_store_set_writer(p->store, store_put, p);
+        tw_info("schema", "schema store %s: %d table(s)%s", tw_store_where(p->store),
+                tw_store_count(p->store), tw_store_is_new(p->store) ? " (new)" : "");
+    }
+    {
+        int crc = check_catalog(p, p->startup_checked ? "catalog_check" : "startup");
+        p->startup_checked = 1;
+        p->last_check_ms = now_ms();
+        if (crc != P_OK) {
+            kafka_sink_destroy(p->sink);
+            p->sink = NULL;
+            tw_catalog_close(p->catalog);
+            p->catalog = NULL;
+            return crc;
+        }
     }
     /* Slot creation may wait long on a standby: /healthz stays green. */
     atomic_store(&tw_m.loop_heartbeat_ms, 0);
@@ -629,6 +1066,20 @@ static int run_once(pipe_t *p)
                 atomic_store(&tw_m.slot_safe_wal_size, safe);
             }
         }
+        serve_control(p);
+        if (p->webhook) {
+            tw_webhook_stats ws;
+            tw_webhook_get_stats(p->webhook, &ws);
+            atomic_store(&tw_m.webhook_delivered, ws.delivered);
+            atomic_store(&tw_m.webhook_failed, ws.failed);
+            atomic_store(&tw_m.webhook_dropped, ws.dropped);
+        }
+        if (p->check_interval_ms > 0 && now_ms() - p->last_check_ms >= p->check_interval_ms) {
+            rc = check_catalog(p, "catalog_check");
+            p->last_check_ms = now_ms();
+            if (rc != P_OK)
+                break;
+        }
         if (now_ms() - p->last_progress_ms >= 60000) {
             p->last_progress_ms = now_ms();
             tw_info("pipeline",
@@ -670,6 +1121,30 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
                                                            : PGT_DECIMAL_PRECISE;
     tw_buf_init(&p.key, 0);
     tw_buf_init(&p.val, 0);
+    tw_buf_init(&p.ekey, 0);
+    tw_buf_init(&p.eval, 0);
+    const char *pol = tw_config_str(cfg, TW_CFG_SCHEMA_ON_BREAKING_CHANGE);
+    p.policy = strcmp(pol, "pause") == 0  ? POLICY_PAUSE
+               : strcmp(pol, "fail") == 0 ? POLICY_FAIL
+                                          : POLICY_CONTINUE;
+    if (avro_compat_parse(tw_config_str(cfg, TW_CFG_SCHEMA_COMPATIBILITY), &p.required) != 0)
+        p.required = AVRO_COMPAT_BACKWARD;
+    p.check_interval_ms = tw_config_int(cfg, TW_CFG_SCHEMA_CHECK_INTERVAL_MS);
+    const char *hook = tw_config_str(cfg, TW_CFG_SCHEMA_WEBHOOK_URL);
+    if (hook && hook[0]) {
+        char err[512];
+        p.webhook =
+            tw_webhook_start(hook, (int)tw_config_int(cfg, TW_CFG_SCHEMA_WEBHOOK_TIMEOUT_MS), 5,
+                             1000, err, sizeof err);
+        if (!p.webhook) {
+            tw_error("webhook", "%s; fix schema.webhook.url", err);
+            tw_buf_free(&p.key);
+            tw_buf_free(&p.val);
+            tw_buf_free(&p.ekey);
+            tw_buf_free(&p.eval);
+            return 1;
+        }
+    }
 
     tw_http *http = NULL;
     const char *listen = tw_config_str(cfg, TW_CFG_HTTP_LISTEN);
@@ -678,8 +1153,11 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         http = tw_http_start(listen, err, sizeof err);
         if (!http) {
             tw_error("http", "%s; set http.listen to a free host:port (or empty for none)", err);
+            tw_webhook_stop(p.webhook, 0);
             tw_buf_free(&p.key);
             tw_buf_free(&p.val);
+            tw_buf_free(&p.ekey);
+            tw_buf_free(&p.eval);
             return 1;
         }
         tw_info("http", "serving /healthz, /readyz and /metrics on %s", listen);
@@ -706,8 +1184,12 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         delay_s = delay_s < 30 ? delay_s * 2 : 30;
     }
     tw_http_stop(http);
+    tw_webhook_stop(p.webhook, 5000);
+    tw_store_close(p.store);
     tw_buf_free(&p.key);
     tw_buf_free(&p.val);
+    tw_buf_free(&p.ekey);
+    tw_buf_free(&p.eval);
     free(p.rels);
     free(p.published);
     return rc == P_FATAL ? 1 : 0;

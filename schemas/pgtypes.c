@@ -1413,3 +1413,104 @@ int pgt_encode_text(const pgt_plan *plan, const char *text, size_t len, tw_buf *
         tw_buf_truncate(out, start);
     return rc;
 }
+
+/* Reads one zig-zag varint; 0, or -1 when it runs past end. */
+static int read_varlong(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        uint8_t b = *(*p)++;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The Avro JSON form of one value already in Avro binary (bin..end). */
+static int binary_to_json(const pgt_plan *plan, const uint8_t *p, const uint8_t *end, tw_buf *out)
+{
+    int64_t v, n;
+    switch (plan->kind) {
+    case PGT_BOOLEAN:
+        if (p >= end)
+            return -1;
+        tw_buf_puts(out, *p ? "true" : "false");
+        return 0;
+    case PGT_FLOAT4:
+    case PGT_FLOAT8:
+    case PGT_NUMERIC_DOUBLE:
+    case PGT_MONEY_DOUBLE: {
+        double d;
+        if (plan->kind == PGT_FLOAT4) {
+            float f;
+            if (end - p < 4)
+                return -1;
+            memcpy(&f, p, 4); /* little-endian hosts only, as the encoder */
+            d = f;
+        } else {
+            if (end - p < 8)
+                return -1;
+            memcpy(&d, p, 8);
+        }
+        if (!isfinite(d))
+            return -1; /* JSON has no NaN or Infinity */
+        tw_buf_printf(out, "%.17g", d);
+        return 0;
+    }
+    case PGT_NUMERIC_DECIMAL:
+    case PGT_MONEY_DECIMAL:
+    case PGT_BYTEA:
+    case PGT_STRING:
+    case PGT_JSON:
+    case PGT_UUID:
+    case PGT_MONEY_STRING: {
+        if (read_varlong(&p, end, &n) != 0 || n < 0 || n > end - p)
+            return -1;
+        /* Avro's JSON default of bytes: one code point 0-255 per byte. */
+        int bytes = plan->kind == PGT_NUMERIC_DECIMAL || plan->kind == PGT_MONEY_DECIMAL ||
+                    plan->kind == PGT_BYTEA;
+        tw_buf_putc(out, '"');
+        for (int64_t i = 0; i < n; i++) {
+            uint8_t c = p[i];
+            if (c == '"' || c == '\\') {
+                tw_buf_putc(out, '\\');
+                tw_buf_putc(out, c);
+            } else if (c < 0x20 || (bytes && c >= 0x7f)) {
+                tw_buf_printf(out, "\\u%04x", c);
+            } else {
+                tw_buf_putc(out, c);
+            }
+        }
+        tw_buf_putc(out, '"');
+        return 0;
+    }
+    default: /* the int and long kinds */
+        if (read_varlong(&p, end, &v) != 0)
+            return -1;
+        tw_buf_printf(out, "%lld", (long long)v);
+        return 0;
+    }
+}
+
+int pgt_default_json(const pgt_plan *plan, const char *text, size_t len, tw_buf *out)
+{
+    if (plan->is_array)
+        return -1;
+    tw_buf bin;
+    tw_buf_init(&bin, 0);
+    char err[256];
+    int rc = -1;
+    if (pgt_encode_text(plan, text, len, &bin, err, sizeof err) == PGT_OK && !bin.error) {
+        size_t mark = out->len;
+        rc = binary_to_json(plan, bin.data, bin.data + bin.len, out);
+        if (rc != 0)
+            tw_buf_truncate(out, mark);
+    }
+    tw_buf_free(&bin);
+    return rc;
+}

@@ -173,4 +173,11 @@ void pgt_write_avro_canonical(const pgt_plan *plan, tw_buf *out);
 int pgt_encode_text(const pgt_plan *plan, const char *text, size_t len, tw_buf *out, char *err,
                     size_t errsize);
 
+/* Appends the Avro JSON form of one non-null value given in PostgreSQL's
+ * text output format, as a field "default" of the plan's type takes it
+ * (numbers, true/false, strings; bytes and decimals as a string of code
+ * points 0-255). Returns 0, or -1 (out unchanged) for arrays, values the
+ * type cannot hold or JSON cannot write (NaN), and malformed text. */
+int pgt_default_json(const pgt_plan *plan, const char *text, size_t len, tw_buf *out);
+
 #endif

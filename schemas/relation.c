@@ -1,5 +1,7 @@
 #include "schemas/relation.h"
 
+#include "schemas/sha256.h"
+
 #include <avro.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +114,8 @@ static void write_field(const tw_column *c, int as_key, tw_buf *full, tw_buf *ca
     if (nullable) {
         tw_buf_puts(full, "],\"default\":null");
         tw_buf_putc(canon, ']');
+    } else if (!as_key && c->avro_default) {
+        tw_buf_printf(full, ",\"default\":%s", c->avro_default);
     }
     tw_buf_puts(full, ",\"pg.type\":");
     json_string(full, c->pg_type);
@@ -217,12 +221,121 @@ static int build_schemas(tw_relation *r, char *err, size_t errsize)
     return rc;
 }
 
+static void desc_name(tw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '\t' || *s == '\n') {
+            tw_buf_putc(b, '\\');
+            tw_buf_putc(b, *s == '\t' ? 't' : *s == '\n' ? 'n' : '\\');
+        } else {
+            tw_buf_putc(b, (uint8_t)*s);
+        }
+    }
+}
+
+/* The canonical description and its SHA-256 (see relation.h). */
+static void describe(tw_relation *r)
+{
+    tw_buf *b = &r->desc;
+    tw_buf_puts(b, TW_RELATION_DESC_VERSION "\n");
+    tw_buf_printf(b, "replica_identity\t%c\n", r->replident ? r->replident : 'd');
+    for (int i = 0; i < r->ncols; i++) {
+        const tw_column *c = &r->cols[i];
+        tw_buf_puts(b, "column\t");
+        desc_name(b, c->name);
+        tw_buf_putc(b, '\t');
+        desc_name(b, c->type_name);
+        tw_buf_printf(b, "\t%d\t%d\n", (int)c->typmod, c->notnull);
+    }
+    for (int i = 0; i < r->ncols; i++)
+        if (r->cols[i].key) {
+            tw_buf_puts(b, "key\t");
+            desc_name(b, r->cols[i].name);
+            tw_buf_putc(b, '\n');
+        }
+    uint8_t d[32];
+    tw_sha256(b->data, b->len, d);
+    tw_sha256_hex(d, r->fingerprint);
+}
+
+/* The constant a column default names, in PostgreSQL's text form, as
+ * pg_get_expr() writes it: 42, (-1), 1.5, true, 'text'::type. Anything else
+ * (a function call, an expression) is no constant: NULL. */
+static char *default_literal(const char *e)
+{
+    size_t n = strlen(e);
+    if (strcmp(e, "true") == 0 || strcmp(e, "false") == 0)
+        return strdup(e[0] == 't' ? "t" : "f");
+    const char *num = e;
+    size_t nlen = n;
+    if (n > 2 && e[0] == '(' && e[n - 1] == ')') {
+        num = e + 1;
+        nlen = n - 2;
+    }
+    size_t k = 0;
+    if (k < nlen && num[k] == '-')
+        k++;
+    int digits = 0;
+    for (; k < nlen && ((num[k] >= '0' && num[k] <= '9') || num[k] == '.' || num[k] == 'e' ||
+                        num[k] == 'E' || num[k] == '+' || num[k] == '-');
+         k++)
+        digits += num[k] >= '0' && num[k] <= '9';
+    if (digits && k == nlen)
+        return strndup(num, nlen);
+    if (e[0] != '\'')
+        return NULL;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 1;
+    for (; i < n; i++) {
+        if (e[i] == '\'') {
+            if (i + 1 < n && e[i + 1] == '\'') {
+                out[o++] = '\'';
+                i++;
+                continue;
+            }
+            break;
+        }
+        out[o++] = e[i];
+    }
+    out[o] = '\0';
+    /* 'text' must be followed by nothing or a single ::type cast. */
+    const char *rest = e + i + 1;
+    if (i >= n || (*rest && (strncmp(rest, "::", 2) != 0 || strchr(rest + 2, '\'') ||
+                             strchr(rest + 2, '(') != strrchr(rest + 2, '(')))) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The Avro "default" JSON of a NOT NULL column whose default is a constant
+ * the Avro type can hold, or NULL. */
+static char *default_json(const pgt_plan *plan, const char *expr)
+{
+    char *lit = default_literal(expr);
+    if (!lit)
+        return NULL;
+    tw_buf b;
+    tw_buf_init(&b, 0);
+    char *out = NULL;
+    if (pgt_default_json(plan, lit, strlen(lit), &b) == 0 && !b.error) {
+        tw_buf_putc(&b, '\0');
+        out = b.error ? NULL : strdup((const char *)b.data);
+    }
+    tw_buf_free(&b);
+    free(lit);
+    return out;
+}
+
 int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalog *cat, int ncat,
                       const char *prefix, const pgt_options *opts, char *err, size_t errsize)
 {
     memset(r, 0, sizeof *r);
     tw_buf_init(&r->key_schema, 0);
     tw_buf_init(&r->value_schema, 0);
+    tw_buf_init(&r->desc, 0);
     r->relid = rel->u.relation.relid;
     snprintf(r->nspname, sizeof r->nspname, "%s", rel->u.relation.nspname);
     snprintf(r->relname, sizeof r->relname, "%s", rel->u.relation.relname);
@@ -256,7 +369,10 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
         }
         c->key = r->replident == 'f' ? (cc && cc->primary_key) : (pc->flags & PGO_COLUMN_KEY) != 0;
         r->nkey += c->key;
+        c->notnull = cc && cc->notnull;
         c->nullable = !cc || !cc->notnull || cc->typlen == -1;
+        c->attnum = cc ? cc->attnum : 0;
+        c->typmod = pc->typmod;
         char perr[256];
         if (pgt_plan_for(&ti, opts, &c->plan, perr, sizeof perr) != 0) {
             snprintf(err, errsize, "column %s of %s.%s: %s", pc->name, r->nspname, r->relname,
@@ -265,6 +381,13 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
             return -1;
         }
         r->unknown_types += c->plan.warn_unknown != 0;
+        const char *bare = cc && cc->type_name ? cc->type_name : pgt_builtin_name(pc->type_oid);
+        if (bare)
+            snprintf(c->type_name, sizeof c->type_name, "%s", bare);
+        else
+            snprintf(c->type_name, sizeof c->type_name, "oid %u", pc->type_oid);
+        if (!c->nullable && cc && cc->default_expr)
+            c->avro_default = default_json(&c->plan, cc->default_expr);
         const char *tn = cc && cc->format_type ? cc->format_type : pgt_builtin_name(pc->type_oid);
         if (tn)
             snprintf(c->pg_type, sizeof c->pg_type, "%s", tn);
@@ -292,6 +415,7 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
         tw_relation_free(r);
         return -1;
     }
+    describe(r);
     if (build_schemas(r, err, errsize) != 0) {
         tw_relation_free(r);
         return -1;
@@ -299,9 +423,52 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
     return 0;
 }
 
+int tw_relation_build_from_catalog(tw_relation *r, uint32_t relid, const char *nspname,
+                                   const char *relname, const tw_column_catalog *cat, int ncat,
+                                   const char *const *published, int npublished, const char *prefix,
+                                   const pgt_options *opts, char *err, size_t errsize)
+{
+    pgo_column *cols = calloc(ncat ? (size_t)ncat : 1, sizeof *cols);
+    if (!cols) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    int n = 0;
+    char replident = ncat ? cat[0].replident : 'd';
+    for (int i = 0; i < ncat; i++) {
+        int in = 0;
+        if (!published)
+            in = !cat[i].generated;
+        for (int j = 0; published && j < npublished && !in; j++)
+            in = strcmp(published[j], cat[i].name) == 0;
+        if (!in)
+            continue;
+        cols[n].name = cat[i].name;
+        cols[n].type_oid = cat[i].declared_oid;
+        cols[n].typmod = cat[i].typmod;
+        cols[n].flags = cat[i].ident_key ? PGO_COLUMN_KEY : 0;
+        n++;
+    }
+    pgo_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PGO_RELATION;
+    m.u.relation.relid = relid;
+    m.u.relation.nspname = nspname;
+    m.u.relation.relname = relname;
+    m.u.relation.replident = replident;
+    m.u.relation.ncols = (uint16_t)n;
+    m.u.relation.columns = cols;
+    int rc = tw_relation_build(r, &m, cat, ncat, prefix, opts, err, errsize);
+    free(cols);
+    return rc;
+}
+
 void tw_relation_free(tw_relation *r)
 {
+    for (int i = 0; r->cols && i < r->ncols; i++)
+        free(r->cols[i].avro_default);
     free(r->cols);
+    tw_buf_free(&r->desc);
     r->cols = NULL;
     tw_buf_free(&r->key_schema);
     tw_buf_free(&r->value_schema);
@@ -309,8 +476,8 @@ void tw_relation_free(tw_relation *r)
 
 int tw_relation_same_schema(const tw_relation *a, const tw_relation *b)
 {
-    return a->key_fp == b->key_fp && a->value_fp == b->value_fp &&
-           a->value_schema.len == b->value_schema.len &&
+    return strcmp(a->fingerprint, b->fingerprint) == 0 && a->key_fp == b->key_fp &&
+           a->value_fp == b->value_fp && a->value_schema.len == b->value_schema.len &&
            memcmp(a->value_schema.data, b->value_schema.data, a->value_schema.len) == 0 &&
            strcmp(a->topic, b->topic) == 0;
 }

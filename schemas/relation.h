@@ -45,12 +45,19 @@
  * by name). */
 typedef struct {
     const char *name;
-    uint32_t declared_oid;   /* pg_attribute.atttypid (before resolving domains) */
-    int notnull;             /* pg_attribute.attnotnull */
-    int primary_key;         /* part of the primary key */
-    int typlen;              /* pg_type.typlen of the base type: -1 = varlena */
-    const char *format_type; /* format_type(atttypid, atttypmod) */
-    pgt_type_info type;      /* domains resolved */
+    uint32_t declared_oid;    /* pg_attribute.atttypid (before resolving domains) */
+    int notnull;              /* pg_attribute.attnotnull */
+    int primary_key;          /* part of the primary key */
+    int typlen;               /* pg_type.typlen of the base type: -1 = varlena */
+    const char *format_type;  /* format_type(atttypid, atttypmod) */
+    pgt_type_info type;       /* domains resolved */
+    int attnum;               /* pg_attribute.attnum */
+    int32_t typmod;           /* pg_attribute.atttypmod */
+    const char *type_name;    /* format_type(atttypid, NULL): without the typmod */
+    int generated;            /* a generated column */
+    const char *default_expr; /* pg_get_expr of the column default, NULL when none */
+    int ident_key;            /* flagged as replica identity key by pgoutput */
+    char replident;           /* the table's relreplident (same in every row) */
 } tw_column_catalog;
 
 typedef struct {
@@ -59,6 +66,11 @@ typedef struct {
     char pg_type[128];            /* the "pg.type" property */
     int key;                      /* part of the replica identity key */
     int nullable;                 /* ["null", T] in the Value schema */
+    int notnull;                  /* declared NOT NULL (catalog) */
+    int attnum;                   /* pg_attribute.attnum, 0 when the catalog lacked it */
+    int32_t typmod;               /* atttypmod as the Relation message says */
+    char type_name[128];          /* format_type without typmod */
+    char *avro_default;           /* JSON "default" of a NOT NULL field, or NULL */
     pgt_plan plan;
 } tw_column;
 
@@ -76,10 +88,22 @@ typedef struct {
     tw_buf value_schema; /* full JSON of the Envelope */
     uint64_t key_fp;     /* CRC-64-AVRO of the canonical forms */
     uint64_t value_fp;
-    int unknown_types; /* columns sent as text because their type is unknown */
-    void *app;         /* the caller's (e.g. its Kafka topic handle) */
-    void *stats;       /* the caller's (e.g. its per-table counters) */
+    tw_buf desc;          /* canonical description (TW_RELATION_DESC_VERSION) */
+    char fingerprint[65]; /* SHA-256 of desc, lowercase hex */
+    int unknown_types;    /* columns sent as text because their type is unknown */
+    void *app;            /* the caller's (e.g. its Kafka topic handle) */
+    void *stats;          /* the caller's (e.g. its per-table counters) */
 } tw_relation;
+
+/* The schema fingerprint (DESIGN.md, "Schema fingerprints and drift") is
+ * SHA-256 over this canonical description, one line per item, fields
+ * separated by tabs, names with \\, \t and \n escaped:
+ *   tidewater.relation.v1
+ *   replica_identity <d|n|f|i>
+ *   column <name> <type name without typmod> <typmod> <notnull 0|1>   (in order)
+ *   key <name>                                                        (key columns, in order)
+ * Column defaults are not part of it (they change the Avro schema only). */
+#define TW_RELATION_DESC_VERSION "tidewater.relation.v1"
 
 /* Where a change comes from, for the envelope's source record. */
 typedef struct {
@@ -98,7 +122,17 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
                       const char *prefix, const pgt_options *opts, char *err, size_t errsize);
 void tw_relation_free(tw_relation *r);
 
-/* Two relations have the same schemas (a resent Relation message). */
+/* Builds r from the catalog alone, as a Relation message sent now would
+ * describe the table: cat's columns (attnum order) that are published
+ * (names in published[0..npublished), or every non-generated column when
+ * published is NULL), replica identity flags from the catalog. */
+int tw_relation_build_from_catalog(tw_relation *r, uint32_t relid, const char *nspname,
+                                   const char *relname, const tw_column_catalog *cat, int ncat,
+                                   const char *const *published, int npublished, const char *prefix,
+                                   const pgt_options *opts, char *err, size_t errsize);
+
+/* Two relations have the same schemas (a resent Relation message):
+ * fingerprint, Avro schemas and topic. */
 int tw_relation_same_schema(const tw_relation *a, const tw_relation *b);
 
 /* Encodes the key record of a tuple (new tuple, or old key/full tuple) as

@@ -113,7 +113,12 @@ def main():
     a = ap.parse_args()
     schemas = {}
     for m in read_all(a.bootstrap, f"{a.prefix}.schemas", a.timeout):
-        schemas[m.key().decode()] = fastavro.parse_schema(raw_dates(json.loads(m.value())))
+        key = m.key().decode()
+        # Avro schemas are keyed by 16 hex digits; "table:..." and "meta"
+        # records are the schema store's.
+        if len(key) != 16 or m.value() is None or any(c not in "0123456789abcdef" for c in key):
+            continue
+        schemas[key] = fastavro.parse_schema(raw_dates(json.loads(m.value())))
     for m in read_all(a.bootstrap, a.topic, a.timeout):
         headers = {k: v.decode() for k, v in (m.headers() or [])}
         print(json.dumps({"partition": m.partition(), "offset": m.offset(), "headers": headers,

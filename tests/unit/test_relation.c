@@ -3,6 +3,8 @@
 #include "schemas/relation.h"
 #include "tw_test.h"
 
+#include "schemas/avro_pcf.h"
+
 #include <avro.h>
 #include <stdlib.h>
 
@@ -14,10 +16,36 @@ static pgo_column columns[] = {
 };
 
 static tw_column_catalog catalog[] = {
-    {"id", 20, 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}},
-    {"name", 25, 1, 0, -1, "text", {.oid = 25, .typmod = -1}},
-    {"total", 1700, 0, 0, -1, "numeric(12,2)", {.oid = 1700, .typmod = ((12 << 16) | 2) + 4}},
-    {"odd-name", 23, 0, 0, 4, "integer", {.oid = 23, .typmod = -1}},
+    {"id", 20, 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}, 1, -1, "bigint", 0, NULL, 1, 'd'},
+    {"name", 25, 1, 0, -1, "text", {.oid = 25, .typmod = -1}, 2, -1, "text", 0, NULL, 0, 'd'},
+    {"total",
+     1700,
+     0,
+     0,
+     -1,
+     "numeric(12,2)",
+     {.oid = 1700, .typmod = ((12 << 16) | 2) + 4},
+     3,
+     ((12 << 16) | 2) + 4,
+     "numeric",
+     0,
+     NULL,
+     0,
+     'd'},
+    {"odd-name",
+     23,
+     0,
+     0,
+     4,
+     "integer",
+     {.oid = 23, .typmod = -1},
+     4,
+     -1,
+     "integer",
+     0,
+     NULL,
+     0,
+     'd'},
 };
 
 static pgo_msg relation_msg(void)
@@ -251,8 +279,21 @@ static void test_full_identity_keys_on_primary_key(void)
     char err[512];
     pgo_column cols[2] = {{PGO_COLUMN_KEY, "id", 23, -1}, {PGO_COLUMN_KEY, "v", 25, -1}};
     tw_column_catalog cat[2] = {
-        {"id", 23, 1, 1, 4, "integer", {.oid = 23, .typmod = -1}},
-        {"v", 25, 0, 0, -1, "text", {.oid = 25, .typmod = -1}},
+        {"id",
+         23,
+         1,
+         1,
+         4,
+         "integer",
+         {.oid = 23, .typmod = -1},
+         1,
+         -1,
+         "integer",
+         0,
+         NULL,
+         1,
+         'f'},
+        {"v", 25, 0, 0, -1, "text", {.oid = 25, .typmod = -1}, 2, -1, "text", 0, NULL, 1, 'f'},
     };
     pgo_msg m = relation_msg();
     m.u.relation.replident = 'f';
@@ -275,7 +316,8 @@ static void test_catalog_of_another_type_is_ignored(void)
     /* The message says int4 (as in the WAL); the catalog already says text
      * after an ALTER COLUMN TYPE: the message's type wins. */
     pgo_column cols[1] = {{PGO_COLUMN_KEY, "id", 23, -1}};
-    tw_column_catalog cat[1] = {{"id", 25, 1, 1, -1, "text", {.oid = 25, .typmod = -1}}};
+    tw_column_catalog cat[1] = {
+        {"id", 25, 1, 1, -1, "text", {.oid = 25, .typmod = -1}, 1, -1, "text", 0, NULL, 1, 'd'}};
     pgo_msg m = relation_msg();
     m.u.relation.columns = cols;
     m.u.relation.ncols = 1;
@@ -285,8 +327,115 @@ static void test_catalog_of_another_type_is_ignored(void)
     tw_relation_free(&r);
 }
 
+/* The schema fingerprint: stable, versioned, and moved by each part of the
+ * description (typmod, nullability, key) but not by a column default. */
+static void test_fingerprint(void)
+{
+    char err[512];
+    pgo_msg m = relation_msg();
+    tw_relation a, b;
+    EXPECT(tw_relation_build(&a, &m, catalog, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(strlen(a.fingerprint) == 64, "fingerprint is 64 hex digits: %s", a.fingerprint);
+    EXPECT(contains(&a.desc, TW_RELATION_DESC_VERSION "\n"), "description is versioned");
+    EXPECT(contains(&a.desc, "column\ttotal\tnumeric\t786438\t0\n"), "column line: %.*s",
+           (int)a.desc.len, (const char *)a.desc.data);
+    EXPECT(contains(&a.desc, "key\tid\n"), "key line");
+    EXPECT(tw_relation_build(&b, &m, catalog, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT_STR(b.fingerprint, a.fingerprint);
+    tw_relation_free(&b);
+
+    /* numeric(12,2) -> numeric(14,2): same Avro canonical form, other fingerprint */
+    pgo_column cols[4];
+    memcpy(cols, columns, sizeof cols);
+    cols[2].typmod = ((14 << 16) | 2) + 4;
+    tw_column_catalog cat[4];
+    memcpy(cat, catalog, sizeof cat);
+    cat[2].type.typmod = cols[2].typmod;
+    cat[2].typmod = cols[2].typmod;
+    m.u.relation.columns = cols;
+    EXPECT(tw_relation_build(&b, &m, cat, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(strcmp(b.fingerprint, a.fingerprint) != 0, "typmod change moves the fingerprint");
+    EXPECT(b.value_fp == a.value_fp, "the Avro canonical form cannot see the typmod");
+    tw_relation_free(&b);
+
+    /* nullability */
+    memcpy(cat, catalog, sizeof cat);
+    cat[3].notnull = 1;
+    m.u.relation.columns = columns;
+    EXPECT(tw_relation_build(&b, &m, cat, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(strcmp(b.fingerprint, a.fingerprint) != 0, "NOT NULL moves the fingerprint");
+    tw_relation_free(&b);
+
+    /* a constant default of a NOT NULL int column: an Avro default, same fingerprint */
+    cat[3].default_expr = "42";
+    EXPECT(tw_relation_build(&b, &m, cat, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(contains(&b.value_schema, "\"type\":\"int\",\"default\":42"), "default 42: %.*s",
+           (int)b.value_schema.len, (const char *)b.value_schema.data);
+    tw_relation c;
+    cat[3].default_expr = NULL;
+    EXPECT(tw_relation_build(&c, &m, cat, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT_STR(b.fingerprint, c.fingerprint);
+    tw_relation_free(&c);
+    tw_relation_free(&b);
+    const char *exprs[][2] = {{"(-7)", "-7"},
+                              {"'-7'::integer", "-7"},
+                              {"nextval('s'::regclass)", NULL},
+                              {"(1 + 2)", NULL},
+                              {"'1'::integer || 'x'::text", NULL}};
+    for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
+        cat[3].default_expr = exprs[i][0];
+        EXPECT(tw_relation_build(&b, &m, cat, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+        char want[64];
+        snprintf(want, sizeof want, "\"default\":%s", exprs[i][1] ? exprs[i][1] : "");
+        EXPECT(exprs[i][1] ? contains(&b.value_schema, want)
+                           : !contains(&b.value_schema, "\"type\":\"int\",\"default\""),
+               "default of %s", exprs[i][0]);
+        tw_relation_free(&b);
+    }
+    tw_relation_free(&a);
+}
+
+/* A relation built from the catalog alone equals the one the stream gives;
+ * and our canonical form is the specification's (avro_pcf on the JSON). */
+static void test_catalog_build_and_pcf(void)
+{
+    char err[512];
+    pgo_msg m = relation_msg();
+    tw_relation a, b;
+    EXPECT(tw_relation_build(&a, &m, catalog, 4, "tw", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(tw_relation_build_from_catalog(&b, 16400, "shop", "line items", catalog, 4, NULL, 0,
+                                          "tw", NULL, err, sizeof err) == 0,
+           "%s", err);
+    EXPECT_STR(b.fingerprint, a.fingerprint);
+    EXPECT(tw_relation_same_schema(&a, &b), "same schemas from catalog and stream");
+    tw_relation_free(&b);
+    const char *only[2] = {"odd-name", "id"};
+    EXPECT(tw_relation_build_from_catalog(&b, 16400, "shop", "line items", catalog, 4, only, 2,
+                                          "tw", NULL, err, sizeof err) == 0,
+           "%s", err);
+    EXPECT(b.ncols == 2 && strcmp(b.cols[0].name, "id") == 0, "column list keeps attnum order");
+    tw_relation_free(&b);
+
+    uint64_t fp = 0;
+    EXPECT(avro_pcf_fingerprint((const char *)a.value_schema.data, a.value_schema.len, &fp, err,
+                                sizeof err) == 0,
+           "%s", err);
+    EXPECT(fp == a.value_fp, "value: avro_pcf %016llx, relation %016llx", (unsigned long long)fp,
+           (unsigned long long)a.value_fp);
+    EXPECT(avro_pcf_fingerprint((const char *)a.key_schema.data, a.key_schema.len, &fp, err,
+                                sizeof err) == 0,
+           "%s", err);
+    EXPECT(fp == a.key_fp, "key fingerprint");
+    EXPECT(avro_pcf_fingerprint("{\"type\":\"null\"}", 15, &fp, err, sizeof err) == 0 &&
+               fp == 7195948357588979594ULL,
+           "\"null\" -> 7195948357588979594 (Avro's test vector)");
+    tw_relation_free(&a);
+}
+
 int main(void)
 {
+    test_fingerprint();
+    test_catalog_build_and_pcf();
     test_schemas_and_roundtrip();
     test_same_schema_and_collisions();
     test_full_identity_keys_on_primary_key();
