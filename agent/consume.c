@@ -13,6 +13,7 @@
 
 typedef struct {
     uint64_t fp;
+    uint64_t variant; /* 0: keyed by the CRC alone (the latest variant) */
     avro_json_schema *schema;
 } schema_entry;
 
@@ -118,13 +119,17 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
             break;
         }
         int p = m->partition;
-        int is_fp = m->key && m->key_len == 16;
-        for (size_t i = 0; is_fp && i < 16; i++)
-            is_fp = strchr("0123456789abcdef", ((const char *)m->key)[i]) != NULL &&
-                    ((const char *)m->key)[i] != '\0';
+        /* "<crc>" or "<crc>/<variant>", 16 hex digits each. */
+        int is_fp =
+            m->key && (m->key_len == 16 || (m->key_len == 33 && ((const char *)m->key)[16] == '/'));
+        for (size_t i = 0; is_fp && i < m->key_len; i++)
+            is_fp = i == 16 || (((const char *)m->key)[i] != '\0' &&
+                                strchr("0123456789abcdef", ((const char *)m->key)[i]) != NULL);
         if (is_fp && m->payload) {
-            char hex[17];
-            memcpy(hex, m->key, 16);
+            char hex[34];
+            memcpy(hex, m->key, m->key_len);
+            hex[m->key_len] = '\0';
+            uint64_t variant = m->key_len == 33 ? strtoull(hex + 17, NULL, 16) : 0;
             hex[16] = '\0';
             uint64_t fp = strtoull(hex, NULL, 16);
             char serr[512];
@@ -147,6 +152,7 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
                     c->capschemas = ncap;
                 }
                 c->schemas[c->nschemas].fp = fp;
+                c->schemas[c->nschemas].variant = variant;
                 c->schemas[c->nschemas++].schema = s;
             }
         }
@@ -162,18 +168,19 @@ static int load_schemas(consumer *c, char *err, size_t errsize)
     return rc;
 }
 
-static const avro_json_schema *find_schema(consumer *c, uint64_t fp)
+/* variant 0: the newest schema under fp (the topic is a log, later records
+ * supersede); otherwise exactly that variant. */
+static const avro_json_schema *find_schema(consumer *c, uint64_t fp, uint64_t variant)
 {
-    /* The newest entry wins: the topic is a log, later records supersede. */
     for (size_t i = c->nschemas; i-- > 0;)
-        if (c->schemas[i].fp == fp)
+        if (c->schemas[i].fp == fp && (variant == 0 || c->schemas[i].variant == variant))
             return c->schemas[i].schema;
     return NULL;
 }
 
 /* Decodes a key or value; *out is JSON null for an absent one. */
-static int decode_part(consumer *c, const void *data, size_t len, json_t **out, char *err,
-                       size_t errsize)
+static int decode_part(consumer *c, const void *data, size_t len, const char *exact, json_t **out,
+                       char *err, size_t errsize)
 {
     if (!data) {
         *out = json_null();
@@ -191,13 +198,17 @@ static int decode_part(consumer *c, const void *data, size_t len, json_t **out, 
                  id);
         return -1;
     }
-    const avro_json_schema *s = find_schema(c, id);
+    /* The tidewater.schema.* header names the exact variant. */
+    uint64_t variant = 0;
+    if (exact && strlen(exact) == 33 && strtoull(exact, NULL, 16) == id)
+        variant = strtoull(exact + 17, NULL, 16);
+    const avro_json_schema *s = find_schema(c, id, variant);
     if (!s) {
         /* Published after we read the schemas topic? Read on, then data again. */
         if (load_schemas(c, err, errsize) != 0 ||
             assign(c, c->o->topic, c->data_next, c->data_parts) != 0)
             return -1;
-        s = find_schema(c, id);
+        s = find_schema(c, id, variant);
     }
     if (!s) {
         snprintf(err, errsize, "schema %016" PRIx64 " is not in '%s'", id, c->schemas_topic);
@@ -210,11 +221,6 @@ static int decode_part(consumer *c, const void *data, size_t len, json_t **out, 
 static int print_message(consumer *c, rd_kafka_message_t *m, FILE *out, char *err, size_t errsize)
 {
     json_t *key = NULL, *value = NULL;
-    if (decode_part(c, m->key, m->key_len, &key, err, errsize) != 0 ||
-        decode_part(c, m->payload, m->len, &value, err, errsize) != 0) {
-        json_decref(key);
-        return -1;
-    }
     json_t *headers = json_object();
     rd_kafka_headers_t *hdrs = NULL;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -223,6 +229,14 @@ static int print_message(consumer *c, rd_kafka_message_t *m, FILE *out, char *er
         size_t size;
         for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++)
             json_object_set_new(headers, name, val ? json_stringn(val, size) : json_null());
+    }
+    const char *ks = json_string_value(json_object_get(headers, "tidewater.schema.key"));
+    const char *vs = json_string_value(json_object_get(headers, "tidewater.schema.value"));
+    if (decode_part(c, m->key, m->key_len, ks, &key, err, errsize) != 0 ||
+        decode_part(c, m->payload, m->len, vs, &value, err, errsize) != 0) {
+        json_decref(key);
+        json_decref(headers);
+        return -1;
     }
     json_t *line = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "topic", c->o->topic,
                              "partition", (int)m->partition, "offset", (json_int_t)m->offset,

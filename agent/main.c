@@ -14,6 +14,7 @@
 #include "agent/check.h"
 #include "agent/config.h"
 #include "agent/consume.h"
+#include "agent/schemas_cli.h"
 #include "agent/http.h"
 #include "agent/log.h"
 #include "agent/pipeline.h"
@@ -46,6 +47,10 @@ static void usage(FILE *out)
             "                   [--config FILE] [--set key=value]...\n"
             "      Print a Tidewater topic's messages as JSON lines, decoding the Avro with\n"
             "      the schemas in <topic.prefix>.schemas. Needs only the kafka.* keys.\n"
+            "  tidewater schemas list|diff TABLE|accept TABLE [--config FILE] [--set k=v]...\n"
+            "      The schema store: stored fingerprints; stored vs catalog (exit 1 when\n"
+            "      they differ); accept a breaking change (asks the running agent, else\n"
+            "      writes the store). TABLE is schema.table.\n"
             "  tidewater healthcheck [--config FILE] [--set key=value]...\n"
             "      Exit 0 when the running agent's /healthz (at http.listen) answers 200.\n"
             "  tidewater config --doc\n"
@@ -236,6 +241,26 @@ static int cmd_healthcheck(int argc, char **argv)
     return rc;
 }
 
+static int cmd_schemas(int argc, char **argv)
+{
+    const char *sub = argc > 2 ? argv[2] : "";
+    int needs_table = strcmp(sub, "diff") == 0 || strcmp(sub, "accept") == 0;
+    if (!needs_table && strcmp(sub, "list") != 0) {
+        tw_error("cli", "schemas needs list, diff TABLE or accept TABLE (see tidewater --help)");
+        return EXIT_USAGE;
+    }
+    if (needs_table && (argc < 4 || argv[3][0] == '-')) {
+        tw_error("cli", "schemas %s needs a table: schema.table", sub);
+        return EXIT_USAGE;
+    }
+    tw_config *cfg = load_config(argc, argv, needs_table ? 4 : 3, NULL, NULL, 0);
+    if (!cfg)
+        return EXIT_USAGE;
+    int rc = tw_schemas_cli(cfg, sub, needs_table ? argv[3] : NULL);
+    tw_config_free(cfg);
+    return rc;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[2], "--doc") == 0) {
@@ -277,6 +302,8 @@ int main(int argc, char **argv)
         return cmd_consume(argc, argv);
     if (strcmp(cmd, "healthcheck") == 0)
         return cmd_healthcheck(argc, argv);
+    if (strcmp(cmd, "schemas") == 0)
+        return cmd_schemas(argc, argv);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc, argv);
     tw_error("cli", "unknown command '%s' (see tidewater --help)", cmd);

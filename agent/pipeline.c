@@ -59,7 +59,7 @@ typedef struct {
 
     tw_relation **rels; /* relation cache, one entry per relid */
     int nrels, caprels;
-    uint64_t *published; /* schema fingerprints already in <prefix>.schemas */
+    uint64_t *published; /* schema variants already in <prefix>.schemas */
     size_t npublished, cappublished;
     int schema_acks_pending;
     int schema_failed;
@@ -155,7 +155,11 @@ static int wait_a_little(pipe_t *p)
 static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *val)
 {
     char err[512];
-    kafka_headers h = {.commit_lsn = p->commit_lsn, .xid = p->xid, .seq = p->seq++};
+    kafka_headers h = {.commit_lsn = p->commit_lsn,
+                       .xid = p->xid,
+                       .seq = p->seq++,
+                       .key_schema = r->nkey > 0 ? r->key_schema_id : NULL,
+                       .value_schema = r->value_schema_id};
     for (;;) {
         int rc = kafka_sink_produce(p->sink, r->app, key && key->len ? key->data : NULL,
                                     key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0,
@@ -257,16 +261,20 @@ static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void
     return P_OK;
 }
 
-/* Publishes a schema to <prefix>.schemas keyed by its fingerprint: no
+/* Publishes a schema to <prefix>.schemas under "<crc>/<variant>" (exact)
+ * and "<crc>" (the latest variant, for consumers that read no headers): no
  * message may reference a schema that a consumer cannot find. */
 static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
 {
-    char key[17], what[64];
-    if (is_published(p, fp))
+    char id[34], what[64];
+    tw_schema_id(fp, json, id);
+    uint64_t variant = strtoull(id + 17, NULL, 16);
+    if (is_published(p, variant))
         return P_OK;
-    snprintf(key, sizeof key, "%016" PRIx64, fp);
-    snprintf(what, sizeof what, "schema %s", key);
-    int rc = produce_acked(p, p->schemas_topic, what, key, 16, json->data, json->len);
+    snprintf(what, sizeof what, "schema %s", id);
+    int rc = produce_acked(p, p->schemas_topic, what, id, 33, json->data, json->len);
+    if (rc == P_OK)
+        rc = produce_acked(p, p->schemas_topic, what, id, 16, json->data, json->len);
     if (rc != P_OK)
         return rc;
     if (p->npublished == p->cappublished) {
@@ -277,7 +285,7 @@ static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
         p->published = n;
         p->cappublished = ncap;
     }
-    p->published[p->npublished++] = fp;
+    p->published[p->npublished++] = variant;
     return P_OK;
 }
 

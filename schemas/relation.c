@@ -127,6 +127,16 @@ static void write_field(const tw_column *c, int as_key, tw_buf *full, tw_buf *ca
     tw_buf_putc(canon, '}');
 }
 
+void tw_schema_id(uint64_t crc, const tw_buf *json, char out[34])
+{
+    uint8_t d[32];
+    tw_sha256(json->data, json->len, d);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | d[i];
+    snprintf(out, 34, "%016llx/%016llx", (unsigned long long)crc, (unsigned long long)v);
+}
+
 static const char *const source_fields[][2] = {
     {"version", "string"},  {"connector", "string"}, {"name", "string"},   {"ts_ms", "long"},
     {"snapshot", "string"}, {"db", "string"},        {"schema", "string"}, {"table", "string"},
@@ -194,6 +204,9 @@ static int build_schemas(tw_relation *r, char *err, size_t errsize)
                         "\"long\"},{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":"
                         "\"string\"}}]}");
     r->value_fp = avro_crc64(canon.data, canon.len);
+    tw_schema_id(r->value_fp, &r->value_schema, r->value_schema_id);
+    if (r->nkey > 0)
+        tw_schema_id(r->key_fp, &r->key_schema, r->key_schema_id);
 
     int rc = 0;
     if (canon.error || r->key_schema.error || r->value_schema.error) {

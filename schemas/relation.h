@@ -88,6 +88,12 @@ typedef struct {
     tw_buf value_schema; /* full JSON of the Envelope */
     uint64_t key_fp;     /* CRC-64-AVRO of the canonical forms */
     uint64_t value_fp;
+    /* Schema ids in <prefix>.schemas: "<crc>/<variant>", 16 hex digits each,
+     * variant = the first 8 bytes of SHA-256 over the full JSON. The CRC-64
+     * of the canonical form cannot tell decimal(10,2) from decimal(12,2), a
+     * timestamp from a timestamptz: the variant can. */
+    char key_schema_id[34];
+    char value_schema_id[34];
     tw_buf desc;          /* canonical description (TW_RELATION_DESC_VERSION) */
     char fingerprint[65]; /* SHA-256 of desc, lowercase hex */
     int unknown_types;    /* columns sent as text because their type is unknown */
@@ -153,6 +159,9 @@ int tw_relation_encode_envelope(const tw_relation *r, char op, const pgo_tuple *
                                 const pgo_tuple *after, const pgo_tuple *old_full,
                                 const tw_source_info *src, int64_t now_ms, tw_buf *out, int *nulled,
                                 char *err, size_t errsize);
+
+/* "<crc>/<variant>" of a schema (see key_schema_id above) into out. */
+void tw_schema_id(uint64_t crc, const tw_buf *json, char out[34]);
 
 /* Sanitises s into an Avro name ([A-Za-z_][A-Za-z0-9_]*) in out. */
 void tw_avro_name(const char *s, char *out, size_t outsize);

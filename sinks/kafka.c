@@ -262,12 +262,20 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
     snprintf(lsn, sizeof lsn, "%X/%X", (unsigned)(h->commit_lsn >> 32), (unsigned)h->commit_lsn);
     snprintf(xid, sizeof xid, "%" PRIu32, h->xid);
     snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(5);
+    rd_kafka_header_add(hdrs, "tidewater.lsn", -1, lsn, -1);
+    rd_kafka_header_add(hdrs, "tidewater.xid", -1, xid, -1);
+    rd_kafka_header_add(hdrs, "tidewater.seq", -1, seq, -1);
+    if (h->key_schema && key)
+        rd_kafka_header_add(hdrs, "tidewater.schema.key", -1, h->key_schema, -1);
+    if (h->value_schema && value)
+        rd_kafka_header_add(hdrs, "tidewater.schema.value", -1, h->value_schema, -1);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         k->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, value ? valuelen : 0),
-        RD_KAFKA_V_HEADER("tidewater.lsn", lsn, -1), RD_KAFKA_V_HEADER("tidewater.xid", xid, -1),
-        RD_KAFKA_V_HEADER("tidewater.seq", seq, -1),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg_opaque), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg_opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_headers_destroy(hdrs); /* on success librdkafka owns them */
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return KAFKA_SINK_OK;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -12,7 +12,8 @@
  * reading the replication socket (backpressure) and polls until room frees.
  *
  * Every message carries the headers tidewater.lsn (commit LSN, "X/Y"),
- * tidewater.xid and tidewater.seq (position inside the transaction), and an
+ * tidewater.xid and tidewater.seq (position inside the transaction), when
+ * given tidewater.schema.key / tidewater.schema.value (see relation.h), and an
  * opaque 64-bit value that comes back in the delivery callback, served from
  * kafka_sink_poll() on the caller's thread.
  *
@@ -41,6 +42,9 @@ typedef struct {
     uint64_t commit_lsn;
     uint32_t xid;
     uint64_t seq;
+    /* "<crc>/<variant>" keys of the exact schemas in <prefix>.schemas
+     * (tidewater.schema.key / tidewater.schema.value); NULL: no header. */
+    const char *key_schema, *value_schema;
 } kafka_headers;
 
 enum { KAFKA_SINK_OK = 0, KAFKA_SINK_FULL = 1, KAFKA_SINK_ERROR = -1 };

@@ -73,13 +73,20 @@ def plain(v):
     return v
 
 
-def decode(data, schemas):
+def decode(data, schemas, exact=None):
+    """exact: the tidewater.schema.* header ("<crc>/<variant>"), which names
+    the exact schema when several share one CRC-64 (decimal(10,2) and
+    decimal(12,2) do)."""
     if data is None:
         return None
     if len(data) < 10 or data[0:2] != b"\xc3\x01":
         raise SystemExit(f"not Avro single-object encoding: {data[:10].hex()}")
     fp = struct.unpack("<Q", data[2:10])[0]
     key = f"{fp:016x}"
+    if exact is not None:
+        if not exact.startswith(key + "/") or exact not in schemas:
+            raise SystemExit(f"header schema {exact} does not match {key} or is missing")
+        key = exact
     if key not in schemas:
         raise SystemExit(f"schema {key} not found in the schemas topic")
     buf = io.BytesIO(data[10:])
@@ -96,7 +103,7 @@ def raw_dates(schema):
     if isinstance(schema, dict):
         s = {k: raw_dates(v) for k, v in schema.items()}
         if s.get("logicalType") in ("date", "time-micros", "timestamp-micros",
-                                    "local-timestamp-micros"):
+                                    "local-timestamp-micros", "timestamp-millis"):
             del s["logicalType"]
         return s
     if isinstance(schema, list):
@@ -114,15 +121,18 @@ def main():
     schemas = {}
     for m in read_all(a.bootstrap, f"{a.prefix}.schemas", a.timeout):
         key = m.key().decode()
-        # Avro schemas are keyed by 16 hex digits; "table:..." and "meta"
-        # records are the schema store's.
-        if len(key) != 16 or m.value() is None or any(c not in "0123456789abcdef" for c in key):
+        # Avro schemas are keyed by 16 hex digits, or 16/16 for an exact
+        # variant; "table:..." and "meta" records are the schema store's.
+        if (len(key) not in (16, 33) or m.value() is None
+                or any(c not in "0123456789abcdef/" for c in key)):
             continue
         schemas[key] = fastavro.parse_schema(raw_dates(json.loads(m.value())))
     for m in read_all(a.bootstrap, a.topic, a.timeout):
         headers = {k: v.decode() for k, v in (m.headers() or [])}
         print(json.dumps({"partition": m.partition(), "offset": m.offset(), "headers": headers,
-                          "key": decode(m.key(), schemas), "value": decode(m.value(), schemas)},
+                          "key": decode(m.key(), schemas, headers.get("tidewater.schema.key")),
+                          "value": decode(m.value(), schemas,
+                                          headers.get("tidewater.schema.value"))},
                          sort_keys=True))
 
 
