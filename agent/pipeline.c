@@ -537,10 +537,14 @@ static int check_relation(pipe_t *p, const tw_relation *r)
 {
     tw_store_table *t = tw_store_find(p->store, r->nspname, r->relname);
     int paused = 0, rc = P_OK;
+    /* A Relation message carries no WAL position of its own (its XLogData
+     * start is 0): it belongs to the transaction being read, whose commit
+     * LSN is the position of the new shape. */
+    uint64_t lsn = p->in_txn ? p->commit_lsn : atomic_load(&tw_m.received_lsn);
     const char *fp = t ? tw_store_str(t, "fingerprint") : NULL;
     if (!t) {
-        rc = drift(p, r->nspname, r->relname, NULL, tw_drift_record(r), "stream", p->change_lsn,
-                   p->commit_ms, &paused);
+        rc = drift(p, r->nspname, r->relname, NULL, tw_drift_record(r), "stream", lsn, p->commit_ms,
+                   &paused);
     } else if (fp && strcmp(fp, r->fingerprint) == 0) {
         paused = json_is_true(json_object_get(t->doc, "paused"));
         const char *vs = tw_store_str(t, "value_schema");
@@ -558,15 +562,15 @@ static int check_relation(pipe_t *p, const tw_relation *r)
             if (tw_store_put(p->store, r->nspname, r->relname, rec, err, sizeof err) != 0)
                 return store_failed(p, err);
         }
-    } else if (p->change_lsn < tw_store_lsn(t, "since_lsn")) {
+    } else if (lsn < tw_store_lsn(t, "since_lsn")) {
         /* The store already moved past this point of the WAL (a catalog
          * check saw the newer shape first): an older shape in flight. */
         tw_debug("schema", "%s.%s: an older shape before %s, already reported", r->nspname,
                  r->relname, tw_store_str(t, "since_lsn"));
         return P_OK;
     } else {
-        rc = drift(p, r->nspname, r->relname, t, tw_drift_record(r), "stream", p->change_lsn,
-                   p->commit_ms, &paused);
+        rc = drift(p, r->nspname, r->relname, t, tw_drift_record(r), "stream", lsn, p->commit_ms,
+                   &paused);
     }
     if (rc == P_OK && paused)
         rc = hold_paused(p, r->nspname, r->relname, r->stats);
