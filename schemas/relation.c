@@ -375,6 +375,7 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
          * same declared type. */
         if (cc && cc->declared_oid != pc->type_oid)
             cc = NULL;
+        r->catalog_mismatch += !cc;
         if (cc) {
             ti = cc->type;
             if (ti.oid == pc->type_oid)

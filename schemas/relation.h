@@ -97,6 +97,8 @@ typedef struct {
     tw_buf desc;          /* canonical description (TW_RELATION_DESC_VERSION) */
     char fingerprint[65]; /* SHA-256 of desc, lowercase hex */
     int unknown_types;    /* columns sent as text because their type is unknown */
+    int catalog_mismatch; /* message columns the catalog (read now) no longer has as
+                             sent: an older shape, its fingerprint untrustworthy */
     void *app;            /* the caller's (e.g. its Kafka topic handle) */
     void *stats;          /* the caller's (e.g. its per-table counters) */
 } tw_relation;
