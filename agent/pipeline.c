@@ -440,6 +440,11 @@ static int drift(pipe_t *p, const char *nsp, const char *rel, tw_store_table *ol
     if (tw_store_put(p->store, nsp, rel, rec, err, sizeof err) != 0)
         return store_failed(p, err);
     if (policy == POLICY_PAUSE) {
+        /* Pending until the stream reaches the new shape; the gauge says so
+         * at once (an alert need not wait for the next row). */
+        tw_table_metrics *tm = tw_metrics_table(nsp, rel);
+        if (tm)
+            atomic_store(&tm->schema_paused, 1);
         *paused = 1;
         tw_warn("schema",
                 "table %s.%s changed incompatibly (%s, %s required): %s; rows of the new shape "
@@ -494,6 +499,9 @@ static void serve_control(pipe_t *p)
         tw_control_reply(500, reply);
         return;
     }
+    tw_table_metrics *tm = tw_metrics_table(nsp, rel);
+    if (tm)
+        atomic_store(&tm->schema_paused, 0);
     tw_info("schema", "accepted schema %s of %s.%s: publishing resumes", fp, nsp, rel);
     snprintf(reply, sizeof reply, "accepted %s.%s fingerprint %s\n", nsp, rel, fp);
     tw_control_reply(200, reply);
@@ -527,7 +535,7 @@ static int hold_paused(pipe_t *p, const char *nsp, const char *rel, tw_table_met
         serve_control(p);
     }
     atomic_fetch_sub(&tw_m.schema_paused, 1);
-    if (tm)
+    if (tm && rc == P_OK)
         atomic_store(&tm->schema_paused, 0);
     return rc;
 }

@@ -154,7 +154,8 @@ static int save_file(tw_store *s, char *err, size_t errsize)
 {
     json_t *root = json_object();
     json_t *tables = json_object();
-    json_object_set_new(root, "meta", json_pack("{s:i}", "store_version", STORE_VERSION));
+    if (s->initialised) /* an interrupted first fill stays "new" */
+        json_object_set_new(root, "meta", json_pack("{s:i}", "store_version", STORE_VERSION));
     for (int i = 0; i < s->n; i++)
         json_object_set(tables, s->t[i].key, s->t[i].doc);
     json_object_set_new(root, "tables", tables);

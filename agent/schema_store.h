@@ -13,7 +13,8 @@
  * Backends (schema.store):
  *   kafka  records in the compacted topic <topic.prefix>.schemas, beside
  *          the Avro schemas the pipeline keys there by fingerprint:
- *            key "<16 hex digits>"         an Avro schema (pipeline)
+ *            key "<crc>", "<crc>/<variant>"  an Avro schema (pipeline, see
+ *                                           relation.h key_schema_id)
  *            key table:"<schema>"."<table>" a table record (" doubled)
  *            key meta                       {"store_version":1,...}
  *          A table that left the publication gets a tombstone. Writes go
