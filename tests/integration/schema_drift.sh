@@ -23,7 +23,7 @@ HOOK_PID=""
 cleanup() {
     [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null
     drop_test_objects "$S" "$SLOT"
-    [ -n "${TW_KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
+    rm -rf "$dir"
 }
 trap cleanup EXIT
 

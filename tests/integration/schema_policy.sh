@@ -23,7 +23,7 @@ PORT=$((20000 + RANDOM % 20000))
 dir=$(mktemp -d)
 cleanup() {
     drop_test_objects "$S" "$SLOT"
-    [ -n "${TW_KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
+    rm -rf "$dir"
 }
 trap cleanup EXIT
 
