@@ -4,6 +4,7 @@
 #include "agent/log.h"
 #include "schemas/avro_json.h"
 #include "sinks/kafka_conf.h"
+#include "sinks/kafka_read.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -31,20 +32,11 @@ typedef struct {
 
 static int partitions_of(rd_kafka_t *rk, const char *topic, char *err, size_t errsize)
 {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-    int n = -1;
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        snprintf(err, errsize, "cannot read metadata of topic '%s': %s", topic,
-                 rd_kafka_err2str(e));
-    else if (md->topic_cnt < 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    int n = kafka_partition_count(rk, topic, 10000, err, errsize);
+    if (n == -2) {
         snprintf(err, errsize, "topic '%s' does not exist", topic);
-    else
-        n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
+        return -1;
+    }
     return n;
 }
 

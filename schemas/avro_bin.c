@@ -385,3 +385,19 @@ void avro_bin_single_object_header(tw_buf *b, uint64_t fingerprint)
     tw_buf_append(b, magic, 2);
     put_le(b, fingerprint, 8);
 }
+
+void tw_buf_json_string(tw_buf *b, const char *s)
+{
+    tw_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            tw_buf_putc(b, '\\');
+            tw_buf_putc(b, *p);
+        } else if (*p < 0x20) {
+            tw_buf_printf(b, "\\u%04x", *p);
+        } else {
+            tw_buf_putc(b, *p);
+        }
+    }
+    tw_buf_putc(b, '"');
+}

@@ -57,6 +57,8 @@ void tw_buf_putc(tw_buf *b, uint8_t c);
 void tw_buf_puts(tw_buf *b, const char *s);
 /* Appends formatted text (no terminator stored). */
 void tw_buf_printf(tw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes, \" \\ and control characters escaped). */
+void tw_buf_json_string(tw_buf *b, const char *s);
 /* Cuts the content back to len bytes (len <= b->len): how an encoder undoes
  * a partly written value. The error flag is left as it is. */
 void tw_buf_truncate(tw_buf *b, size_t len);

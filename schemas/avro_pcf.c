@@ -15,22 +15,6 @@ static int is_primitive(const char *s)
     return 0;
 }
 
-static void put_str(tw_buf *b, const char *s)
-{
-    tw_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            tw_buf_putc(b, '\\');
-            tw_buf_putc(b, *p);
-        } else if (*p < 0x20) {
-            tw_buf_printf(b, "\\u%04x", *p);
-        } else {
-            tw_buf_putc(b, *p);
-        }
-    }
-    tw_buf_putc(b, '"');
-}
-
 /* Fullname of name under namespace ns. */
 static void fullname(const char *name, const char *ns, char *out, size_t outsize)
 {
@@ -50,10 +34,10 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
         const char *v = json_string_value(s);
         char full[512];
         if (is_primitive(v))
-            put_str(b, v);
+            tw_buf_json_string(b, v);
         else {
             fullname(v, ns, full, sizeof full);
-            put_str(b, full);
+            tw_buf_json_string(b, full);
         }
         return 0;
     }
@@ -81,7 +65,7 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
         return -1;
     }
     if (is_primitive(type)) {
-        put_str(b, type);
+        tw_buf_json_string(b, type);
         return 0;
     }
     int named = strcmp(type, "record") == 0 || strcmp(type, "error") == 0 ||
@@ -101,11 +85,11 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
         if (dot)
             snprintf(inner_ns, sizeof inner_ns, "%.*s", (int)(dot - full), full);
         tw_buf_puts(b, "\"name\":");
-        put_str(b, full);
+        tw_buf_json_string(b, full);
         tw_buf_putc(b, ',');
     }
     tw_buf_puts(b, "\"type\":");
-    put_str(b, strcmp(type, "error") == 0 ? "record" : type);
+    tw_buf_json_string(b, strcmp(type, "error") == 0 ? "record" : type);
     const char *use_ns = named ? inner_ns : ns;
     if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0) {
         json_t *fields = json_object_get(s, "fields");
@@ -124,7 +108,7 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
                 return -1;
             }
             tw_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-            put_str(b, fname);
+            tw_buf_json_string(b, fname);
             tw_buf_puts(b, ",\"type\":");
             if (canon(json_object_get(f, "type"), use_ns, b, depth + 1, err, errsize) != 0)
                 return -1;
@@ -139,7 +123,7 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
         {
             if (i)
                 tw_buf_putc(b, ',');
-            put_str(b, json_string_value(v) ? json_string_value(v) : "");
+            tw_buf_json_string(b, json_string_value(v) ? json_string_value(v) : "");
         }
         tw_buf_putc(b, ']');
     } else if (strcmp(type, "array") == 0 || strcmp(type, "map") == 0) {
@@ -156,7 +140,7 @@ static int canon(json_t *s, const char *ns, tw_buf *b, int depth, char *err, siz
         tw_buf_truncate(b, b->len - strlen("{\"type\":") - strlen(type) - 2);
         char ref[512];
         fullname(type, ns, ref, sizeof ref);
-        put_str(b, ref);
+        tw_buf_json_string(b, ref);
         return 0;
     }
     tw_buf_putc(b, '}');

@@ -79,22 +79,6 @@ static int avro_namespace(const char *prefix, const char *nsp, const char *rel, 
     return ns_append(out, outsize, &n, nsp) || ns_append(out, outsize, &n, rel) ? -1 : 0;
 }
 
-static void json_string(tw_buf *b, const char *s)
-{
-    tw_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            tw_buf_putc(b, '\\');
-            tw_buf_putc(b, *p);
-        } else if (*p < 0x20) {
-            tw_buf_printf(b, "\\u%04x", *p);
-        } else {
-            tw_buf_putc(b, *p);
-        }
-    }
-    tw_buf_putc(b, '"');
-}
-
 /* One field, in full JSON and canonical form. as_key: plain type. */
 static void write_field(const tw_column *c, int as_key, tw_buf *full, tw_buf *canon, int first)
 {
@@ -118,10 +102,10 @@ static void write_field(const tw_column *c, int as_key, tw_buf *full, tw_buf *ca
         tw_buf_printf(full, ",\"default\":%s", c->avro_default);
     }
     tw_buf_puts(full, ",\"pg.type\":");
-    json_string(full, c->pg_type);
+    tw_buf_json_string(full, c->pg_type);
     if (strcmp(c->name, c->avro_name) != 0) {
         tw_buf_puts(full, ",\"pg.column\":");
-        json_string(full, c->name);
+        tw_buf_json_string(full, c->name);
     }
     tw_buf_putc(full, '}');
     tw_buf_putc(canon, '}');

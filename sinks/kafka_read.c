@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Partitions of topic: >= 0, -2 when it does not exist, -1 on error. */
-static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
-                           size_t errsize)
+int kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
+                          size_t errsize)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -35,7 +34,7 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, ch
 static int read_all(rd_kafka_t *rk, const char *topic, int timeout_ms, kafka_read_fn fn, void *arg,
                     char *err, size_t errsize)
 {
-    int parts = partition_count(rk, topic, timeout_ms, err, errsize);
+    int parts = kafka_partition_count(rk, topic, timeout_ms, err, errsize);
     if (parts == -2)
         return 1;
     if (parts < 0)

@@ -11,9 +11,15 @@
 #ifndef TW_KAFKA_READ_H
 #define TW_KAFKA_READ_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
 struct tw_config;
+
+/* Partitions of topic by rk's metadata: >= 0, -2 when the topic does not
+ * exist, -1 with err on any other failure. */
+int kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
+                          size_t errsize);
 
 /* Return 0 to go on, anything else to stop reading (kafka_read_topic then
  * returns -1 with whatever the callback wrote into err). */

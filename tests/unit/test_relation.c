@@ -15,37 +15,18 @@ static pgo_column columns[] = {
     {0, "odd-name", 23, -1},                  /* int4, needs sanitising */
 };
 
+/* name, oid, notnull, primary key, typlen, format_type, typmod, attnum, type name,
+ * replica identity key, relreplident */
+#define CAT(n, typ, nn, pk, len, fmt, tm, num, tname, ident, ri)                                   \
+    {                                                                                              \
+        n, typ, nn, pk, len, fmt, {.oid = typ, .typmod = tm}, num, tm, tname, 0, NULL, ident, ri   \
+    }
+
 static tw_column_catalog catalog[] = {
-    {"id", 20, 1, 1, 8, "bigint", {.oid = 20, .typmod = -1}, 1, -1, "bigint", 0, NULL, 1, 'd'},
-    {"name", 25, 1, 0, -1, "text", {.oid = 25, .typmod = -1}, 2, -1, "text", 0, NULL, 0, 'd'},
-    {"total",
-     1700,
-     0,
-     0,
-     -1,
-     "numeric(12,2)",
-     {.oid = 1700, .typmod = ((12 << 16) | 2) + 4},
-     3,
-     ((12 << 16) | 2) + 4,
-     "numeric",
-     0,
-     NULL,
-     0,
-     'd'},
-    {"odd-name",
-     23,
-     0,
-     0,
-     4,
-     "integer",
-     {.oid = 23, .typmod = -1},
-     4,
-     -1,
-     "integer",
-     0,
-     NULL,
-     0,
-     'd'},
+    CAT("id", 20, 1, 1, 8, "bigint", -1, 1, "bigint", 1, 'd'),
+    CAT("name", 25, 1, 0, -1, "text", -1, 2, "text", 0, 'd'),
+    CAT("total", 1700, 0, 0, -1, "numeric(12,2)", ((12 << 16) | 2) + 4, 3, "numeric", 0, 'd'),
+    CAT("odd-name", 23, 0, 0, 4, "integer", -1, 4, "integer", 0, 'd'),
 };
 
 static pgo_msg relation_msg(void)
@@ -279,21 +260,8 @@ static void test_full_identity_keys_on_primary_key(void)
     char err[512];
     pgo_column cols[2] = {{PGO_COLUMN_KEY, "id", 23, -1}, {PGO_COLUMN_KEY, "v", 25, -1}};
     tw_column_catalog cat[2] = {
-        {"id",
-         23,
-         1,
-         1,
-         4,
-         "integer",
-         {.oid = 23, .typmod = -1},
-         1,
-         -1,
-         "integer",
-         0,
-         NULL,
-         1,
-         'f'},
-        {"v", 25, 0, 0, -1, "text", {.oid = 25, .typmod = -1}, 2, -1, "text", 0, NULL, 1, 'f'},
+        CAT("id", 23, 1, 1, 4, "integer", -1, 1, "integer", 1, 'f'),
+        CAT("v", 25, 0, 0, -1, "text", -1, 2, "text", 1, 'f'),
     };
     pgo_msg m = relation_msg();
     m.u.relation.replident = 'f';
@@ -316,8 +284,7 @@ static void test_catalog_of_another_type_is_ignored(void)
     /* The message says int4 (as in the WAL); the catalog already says text
      * after an ALTER COLUMN TYPE: the message's type wins. */
     pgo_column cols[1] = {{PGO_COLUMN_KEY, "id", 23, -1}};
-    tw_column_catalog cat[1] = {
-        {"id", 25, 1, 1, -1, "text", {.oid = 25, .typmod = -1}, 1, -1, "text", 0, NULL, 1, 'd'}};
+    tw_column_catalog cat[1] = {CAT("id", 25, 1, 1, -1, "text", -1, 1, "text", 1, 'd')};
     pgo_msg m = relation_msg();
     m.u.relation.columns = cols;
     m.u.relation.ncols = 1;
