@@ -401,6 +401,11 @@ static int drift(pipe_t *p, const char *nsp, const char *rel, tw_store_table *ol
     int policy = POLICY_CONTINUE;
     if (rec && !avro_compat_satisfies(cls, p->required))
         policy = p->policy;
+    /* A pause waiting for `accept` stays: a later change, compatible with
+     * the unaccepted shape, does not accept it. */
+    int old_paused = old && json_is_true(json_object_get(old->doc, "paused"));
+    if (rec && old_paused)
+        policy = POLICY_PAUSE;
     char lsns[32];
     lsn_text(lsn, lsns, sizeof lsns);
     json_object_set_new(ev, "db", json_string(tw_catalog_dbname(p->catalog)));
@@ -436,6 +441,13 @@ static int drift(pipe_t *p, const char *nsp, const char *rel, tw_store_table *ol
     char prevbuf[65] = "";
     if (prev)
         snprintf(prevbuf, sizeof prevbuf, "%s", prev);
+    /* The last shape published without a pause: rows of it still in flight
+     * pass while a newer shape waits. */
+    const char *acc = old_paused ? tw_store_str(old, "accepted_fingerprint") : prev;
+    if (policy == POLICY_PAUSE)
+        json_object_set_new(rec, "accepted_fingerprint", acc ? json_string(acc) : json_null());
+    else
+        json_object_set(rec, "accepted_fingerprint", json_object_get(rec, "fingerprint"));
     set_state(rec, prev ? prevbuf : NULL, lsn, path, policy == POLICY_PAUSE);
     if (tw_store_put(p->store, nsp, rel, rec, err, sizeof err) != 0)
         return store_failed(p, err);
@@ -491,6 +503,7 @@ static void serve_control(pipe_t *p)
     }
     json_t *rec = json_deep_copy(t->doc);
     json_object_set_new(rec, "paused", json_false());
+    json_object_set(rec, "accepted_fingerprint", json_object_get(rec, "fingerprint"));
     json_object_set_new(rec, "accepted_ms", json_integer(wall_ms()));
     char fp[65];
     snprintf(fp, sizeof fp, "%s", tw_store_str(t, "fingerprint"));
@@ -549,16 +562,20 @@ static int check_relation(pipe_t *p, const tw_relation *r)
      * start is 0): it belongs to the transaction being read, whose commit
      * LSN is the position of the new shape. */
     uint64_t lsn = p->in_txn ? p->commit_lsn : atomic_load(&tw_m.received_lsn);
+    int stored_paused = t && json_is_true(json_object_get(t->doc, "paused"));
+    const char *accepted = t ? tw_store_str(t, "accepted_fingerprint") : NULL;
     if (r->catalog_mismatch) {
         /* The catalog, read now, has moved past the shape this message
          * describes (a later DDL dropped, renamed or retyped a column): the
          * fingerprint would mix two shapes. The catalog check reports the
-         * change; a later Relation message matches the catalog again. */
+         * change; a later Relation message matches the catalog again. While
+         * the table waits for `accept`, such a shape is held too: it may be
+         * the unaccepted one. */
         tw_debug("schema",
                  "%s.%s: the Relation message describes an older shape than the "
                  "catalog; no drift check",
                  r->nspname, r->relname);
-        return P_OK;
+        return stored_paused ? hold_paused(p, r->nspname, r->relname, r->stats) : P_OK;
     }
     const char *fp = t ? tw_store_str(t, "fingerprint") : NULL;
     if (!t) {
@@ -583,9 +600,13 @@ static int check_relation(pipe_t *p, const tw_relation *r)
         }
     } else if (lsn < tw_store_lsn(t, "since_lsn")) {
         /* The store already moved past this point of the WAL (a catalog
-         * check saw the newer shape first): an older shape in flight. */
+         * check saw the newer shape first): an older shape in flight. It
+         * passes unless the table waits for `accept` and this is not the
+         * last accepted shape. */
         tw_debug("schema", "%s.%s: an older shape before %s, already reported", r->nspname,
                  r->relname, tw_store_str(t, "since_lsn"));
+        if (stored_paused && !(accepted && strcmp(accepted, r->fingerprint) == 0))
+            return hold_paused(p, r->nspname, r->relname, r->stats);
         return P_OK;
     } else {
         rc = drift(p, r->nspname, r->relname, t, tw_drift_record(r), "stream", lsn, p->commit_ms,
@@ -606,20 +627,30 @@ static int check_catalog(pipe_t *p, const char *path)
     int ntabs;
     uint64_t lsn = 0;
     const char *pub = tw_config_str(p->cfg, TW_CFG_SOURCE_PUBLICATION);
+    /* At startup the check must have run before streaming (drift while
+     * the agent was down, the first fill of the store): a failure restarts. */
+    int startup = strcmp(path, "startup") == 0;
     if (tw_catalog_current_lsn(p->catalog, &lsn, err, sizeof err) != 0 ||
         tw_catalog_published(p->catalog, pub, &tabs, &ntabs, err, sizeof err) != 0) {
-        tw_warn("schema", "catalog check failed: %s; trying again later", err);
-        return P_OK;
+        tw_warn("schema", "catalog check failed: %s; %s", err,
+                startup ? "restarting" : "trying again later");
+        p->cause = TW_RESTART_CATALOG;
+        return startup ? P_RESTART : P_OK;
     }
     int fresh = tw_store_is_new(p->store);
     int rc = P_OK;
     for (int i = 0; i < ntabs && rc == P_OK; i++) {
         const tw_column_catalog *cols;
         int ncols;
-        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0) {
-            tw_warn("schema", "catalog check of %s.%s failed: %s; trying again later",
-                    tabs[i].nspname, tabs[i].relname, err);
-            return P_OK;
+        /* The position is read after the table's columns: a DDL that
+         * commits in between is then before it, never after (since_lsn
+         * must be an upper bound of the shape's start). */
+        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0 ||
+            tw_catalog_current_lsn(p->catalog, &lsn, err, sizeof err) != 0) {
+            tw_warn("schema", "catalog check of %s.%s failed: %s; %s", tabs[i].nspname,
+                    tabs[i].relname, err, startup ? "restarting" : "trying again later");
+            p->cause = TW_RESTART_CATALOG;
+            return startup ? P_RESTART : P_OK;
         }
         tw_relation r;
         if (ncols == 0)
@@ -1001,12 +1032,18 @@ static int run_once(pipe_t *p)
             return dir ? P_FATAL : P_RESTART;
         }
         tw_store_set_writer(p->store, store_put, p);
+        for (int i = 0; i < tw_store_count(p->store); i++) {
+            tw_store_table *t = tw_store_at(p->store, i);
+            tw_table_metrics *tm = tw_metrics_table(t->nspname, t->relname);
+            if (tm && json_is_true(json_object_get(t->doc, "paused")))
+                atomic_store(&tm->schema_paused, 1); /* waiting for `accept` */
+        }
         tw_info("schema", "schema store %s: %d table(s)%s", tw_store_where(p->store),
                 tw_store_count(p->store), tw_store_is_new(p->store) ? " (new)" : "");
     }
     {
         int crc = check_catalog(p, p->startup_checked ? "catalog_check" : "startup");
-        p->startup_checked = 1;
+        p->startup_checked = crc == P_OK;
         p->last_check_ms = now_ms();
         if (crc != P_OK) {
             kafka_sink_destroy(p->sink);

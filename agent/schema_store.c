@@ -308,6 +308,10 @@ int tw_store_put(tw_store *s, const char *nspname, const char *relname, json_t *
                  size_t errsize)
 {
     char key[300];
+    if (!doc) { /* e.g. a failed json_deep_copy: never a tombstone */
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
     tw_store_key(nspname, relname, key, sizeof key);
     json_object_set_new(doc, "schema", json_string(nspname));
     json_object_set_new(doc, "table", json_string(relname));

@@ -53,8 +53,10 @@ static int list(tw_store *s)
 /* The table's record as the catalog describes it now; NULL when it is not
  * published (err says so). */
 static json_t *current_record(const tw_config *cfg, tw_catalog *cat, const char *nsp,
-                              const char *rel, uint64_t *lsn, char *err, size_t errsize)
+                              const char *rel, uint64_t *lsn, int *unpublished, char *err,
+                              size_t errsize)
 {
+    *unpublished = 0;
     const tw_published_table *tabs;
     int ntabs;
     const char *pub = tw_config_str(cfg, TW_CFG_SOURCE_PUBLICATION);
@@ -82,6 +84,7 @@ static json_t *current_record(const tw_config *cfg, tw_catalog *cat, const char 
         return rec;
     }
     snprintf(err, errsize, "%s.%s is not in publication %s", nsp, rel, pub);
+    *unpublished = 1;
     return NULL;
 }
 
@@ -94,9 +97,10 @@ static int diff(const tw_config *cfg, tw_store *s, const char *nsp, const char *
         return 2;
     }
     uint64_t lsn;
-    json_t *cur = current_record(cfg, cat, nsp, rel, &lsn, err, sizeof err);
+    int unpublished;
+    json_t *cur = current_record(cfg, cat, nsp, rel, &lsn, &unpublished, err, sizeof err);
     tw_store_table *t = tw_store_find(s, nsp, rel);
-    if (!cur && !t) {
+    if (!cur && (!t || !unpublished)) {
         tw_error("schemas", "%s", err);
         tw_catalog_close(cat);
         return 2;
@@ -239,7 +243,8 @@ static int accept_offline(const tw_config *cfg, tw_store *s, const char *nsp, co
             return 1;
         }
         uint64_t lsn = 0;
-        rec = current_record(cfg, cat, nsp, rel, &lsn, err, sizeof err);
+        int unpublished;
+        rec = current_record(cfg, cat, nsp, rel, &lsn, &unpublished, err, sizeof err);
         tw_catalog_close(cat);
         if (!rec) {
             tw_error("schemas", "%s", err);
@@ -261,6 +266,7 @@ static int accept_offline(const tw_config *cfg, tw_store *s, const char *nsp, co
         json_object_set_new(rec, "detected_by", json_string("accept"));
         json_object_set_new(rec, "paused", json_false());
     }
+    json_object_set(rec, "accepted_fingerprint", json_object_get(rec, "fingerprint"));
     json_object_set_new(rec, "accepted_ms", json_integer((json_int_t)time(NULL) * 1000));
     char fp[65];
     snprintf(fp, sizeof fp, "%s", json_string_value(json_object_get(rec, "fingerprint")));

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 int kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
@@ -35,6 +36,13 @@ static int read_all(rd_kafka_t *rk, const char *topic, int timeout_ms, kafka_rea
                     char *err, size_t errsize)
 {
     int parts = kafka_partition_count(rk, topic, timeout_ms, err, errsize);
+    /* A topic created a moment ago may not be in every broker's metadata
+     * yet: "missing" is believed after 5 s. */
+    for (int i = 0; i < 10 && parts == -2; i++) {
+        struct timespec half = {0, 500000000};
+        nanosleep(&half, NULL);
+        parts = kafka_partition_count(rk, topic, timeout_ms, err, errsize);
+    }
     if (parts == -2)
         return 1;
     if (parts < 0)
