@@ -279,3 +279,19 @@ int tw_catalog_current_lsn(tw_catalog *c, uint64_t *lsn, char *err, size_t errsi
     PQclear(res);
     return 0;
 }
+
+int tw_catalog_begin_snapshot(tw_catalog *c, char *err, size_t errsize)
+{
+    PGresult *res =
+        exec_retry(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err, errsize);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+void tw_catalog_end_snapshot(tw_catalog *c)
+{
+    char err[256];
+    PQclear(tw_pg_exec(c->conn, "ROLLBACK", 0, NULL, err, sizeof err));
+}

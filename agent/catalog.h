@@ -42,6 +42,12 @@ typedef struct {
 int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_table **tabs,
                          int *ntabs, char *err, size_t errsize);
 
+/* One snapshot for several queries (a check of every published table must
+ * not see a DDL between two of them): REPEATABLE READ, read-only. end
+ * ends it (ROLLBACK: nothing was written). 0, or -1 with err. */
+int tw_catalog_begin_snapshot(tw_catalog *c, char *err, size_t errsize);
+void tw_catalog_end_snapshot(tw_catalog *c);
+
 /* The WAL position the catalog reflects now: the standby's last replayed
  * LSN, or the primary's current LSN. 0, or -1 with err. */
 int tw_catalog_current_lsn(tw_catalog *c, uint64_t *lsn, char *err, size_t errsize);

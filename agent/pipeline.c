@@ -620,7 +620,26 @@ static int check_relation(pipe_t *p, const tw_relation *r)
 /* Catalog path: every published table as the catalog describes it now,
  * against the store; tables added to or gone from the publication too. At
  * the first start, the store is filled without events. */
+static int check_catalog_in(pipe_t *p, const char *path);
+
+/* The check sees one snapshot of the catalog: the publication's tables and
+ * their columns as of one moment, whatever DDL the standby replays meanwhile. */
 static int check_catalog(pipe_t *p, const char *path)
+{
+    char err[512];
+    if (tw_catalog_begin_snapshot(p->catalog, err, sizeof err) != 0) {
+        int startup = strcmp(path, "startup") == 0;
+        tw_warn("schema", "catalog check failed: %s; %s", err,
+                startup ? "restarting" : "trying again later");
+        p->cause = TW_RESTART_CATALOG;
+        return startup ? P_RESTART : P_OK;
+    }
+    int rc = check_catalog_in(p, path);
+    tw_catalog_end_snapshot(p->catalog);
+    return rc;
+}
+
+static int check_catalog_in(pipe_t *p, const char *path)
 {
     char err[1024];
     const tw_published_table *tabs;

@@ -45,7 +45,7 @@ walsender() {
 }
 
 # ---- pause ----
-start_agent "$dir/agent.log" "${ARGS[@]}" --set "schema.on_breaking_change=pause"
+start_agent "$dir/agent1.log" "${ARGS[@]}" --set "schema.on_breaking_change=pause"
 psql_primary -c "INSERT INTO $S.p VALUES (1, 1)" >/dev/null
 wait_messages "$PREFIX" "$TOPIC" 1
 psql_primary -c "ALTER TABLE $S.p ALTER COLUMN c TYPE int" >/dev/null
@@ -73,7 +73,7 @@ note "pause: rows held, flush position held, connection up with status updates, 
 
 # The pause is in the store: a restart pauses again.
 stop_agent
-start_agent "$dir/agent.log" "${ARGS[@]}" --set "schema.on_breaking_change=pause"
+start_agent "$dir/agent2.log" "${ARGS[@]}" --set "schema.on_breaking_change=pause"
 for _ in $(seq 1 60); do [ "$(readyz)" = 503 ] && break; sleep 0.25; done
 [ "$(readyz)" = 503 ] || fail "after a restart the table is not paused: $(cat "$dir/readyz.txt")"
 [ "$(count "$TOPIC")" = 1 ] || fail "rows were published after the restart while paused"
@@ -111,8 +111,41 @@ sys.exit(1 if bad else 0)
 PY
 note "pause survives a restart; accept over HTTP resumes: rows 1-3 once each, one event (pause, FORWARD, stream)"
 
+# ---- pause found by the catalog check, then a compatible change ----
+# The waiting pause must survive the second change (FULL against the
+# unaccepted shape) and hold the rows that follow.
+psql_primary -c "CREATE TABLE $S.q (id int PRIMARY KEY, c bigint NOT NULL)" \
+    -c "GRANT SELECT ON $S.q TO tidewater" >/dev/null
+start_agent "$dir/agent3.log" "${ARGS[@]}" --set "schema.on_breaking_change=pause" \
+    --set "schema.check.interval.ms=500"
+psql_primary -c "INSERT INTO $S.q VALUES (1, 1)" >/dev/null
+wait_messages "$PREFIX" "$PREFIX.$S.q" 1
+psql_primary -c "ALTER TABLE $S.q ALTER COLUMN c TYPE int" >/dev/null
+wait_messages "$PREFIX" "$EVENTS" 3 # p paused, q added (at startup), q altered
+curl -fsS "$URL/metrics" | grep -q "tidewater_schema_paused{table=\"$S.q\"} 1" ||
+    fail "a pause found by the catalog check does not show in tidewater_schema_paused"
+psql_primary -c "ALTER TABLE $S.q ADD COLUMN e int" >/dev/null
+wait_messages "$PREFIX" "$EVENTS" 4
+psql_primary -c "INSERT INTO $S.q VALUES (2, 2, 2)" >/dev/null
+for _ in $(seq 1 40); do [ "$(readyz)" = 503 ] && break; sleep 0.25; done
+[ "$(readyz)" = 503 ] || fail "the later compatible change lifted the waiting pause"
+sleep 2
+[ "$(count "$PREFIX.$S.q")" = 1 ] || fail "rows were published past a waiting pause"
+"$TW_BIN" schemas accept "$S.q" "${ARGS[@]}" >"$dir/accept4.txt" 2>&1 ||
+    fail "schemas accept of q: $(cat "$dir/accept4.txt")"
+wait_messages "$PREFIX" "$PREFIX.$S.q" 2
+stop_agent
+consume "$PREFIX" "$EVENTS" | "$TW_PY" -c '
+import json, sys
+ev = [json.loads(l)["value"] for l in sys.stdin]
+ev = [e for e in ev if e["table"] == "q" and e["kind"] == "altered"]
+got = [(e["table"], e["compatibility"], e["action"], e["detected_by"]) for e in ev]
+assert got == [("q", "FORWARD", "pause", "catalog_check"), ("q", "FULL", "pause", "catalog_check")], got
+' || fail "events of the catalog-found pause differ"
+note "a pause found by the catalog check stays through a later compatible change until accepted"
+
 # ---- fail ----
-start_agent "$dir/agent.log" "${ARGS[@]}" --set "schema.on_breaking_change=fail"
+start_agent "$dir/agent4.log" "${ARGS[@]}" --set "schema.on_breaking_change=fail"
 psql_primary -c "ALTER TABLE $S.p RENAME COLUMN c TO d" -c "INSERT INTO $S.p VALUES (4, 4)" >/dev/null
 rc=0
 for _ in $(seq 1 300); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
@@ -124,15 +157,16 @@ grep -q "table $S.p changed incompatibly (NONE, BACKWARD required): renamed d c 
     fail "the exit message does not name the table and the change:
 $(tail -n 5 "$AGENT_LOG")"
 [ "$(count "$TOPIC")" = 3 ] || fail "the row of the new shape was published under policy fail"
-[ "$(count "$EVENTS")" = 2 ] || fail "no event (action fail) before the exit"
+n=$(count "$EVENTS")
+[ "$n" = 5 ] || fail "want 5 events (the last: action fail), have $n"
 # Still failing at the next start, until accepted.
 rc=0
-"$TW_BIN" run "${ARGS[@]}" --set "schema.on_breaking_change=fail" >>"$AGENT_LOG" 2>&1 || rc=$?
+"$TW_BIN" run "${ARGS[@]}" --set "schema.on_breaking_change=fail" >"$dir/again.log" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "the second start with the unaccepted change exited 0"
 "$TW_BIN" schemas accept "$S.p" "${ARGS[@]}" >"$dir/accept3.txt" 2>&1 ||
     fail "offline schemas accept failed: $(cat "$dir/accept3.txt")"
 grep -q "no agent was running" "$dir/accept3.txt" || fail "accept: $(cat "$dir/accept3.txt")"
-start_agent "$dir/agent.log" "${ARGS[@]}" --set "schema.on_breaking_change=fail"
+start_agent "$dir/agent5.log" "${ARGS[@]}" --set "schema.on_breaking_change=fail"
 wait_messages "$PREFIX" "$TOPIC" 4
 stop_agent
 note "fail: exit $rc naming the table and change; offline accept; the next start delivers the row"
