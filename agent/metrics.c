@@ -132,6 +132,10 @@ size_t tw_metrics_render(char *buf, size_t size)
            "Unix time of the last successful catalog check of the published tables.");
     put(&o, "tidewater_schema_check_timestamp_seconds %.3f\n",
         (double)atomic_load(&tw_m.schema_check_ms) / 1000.0);
+    family(&o, "tidewater_schema_check_duration_seconds", "gauge",
+           "How long the last catalog check took (the replication loop waits for it).");
+    put(&o, "tidewater_schema_check_duration_seconds %.3f\n",
+        (double)atomic_load(&tw_m.schema_check_took_ms) / 1000.0);
     family(&o, "tidewater_schema_webhook_events_total", "counter",
            "Schema-change events sent to schema.webhook.url, by result.");
     put(&o, "tidewater_schema_webhook_events_total{result=\"delivered\"} %llu\n",

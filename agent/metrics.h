@@ -43,12 +43,13 @@ typedef struct {
     atomic_int quiet;                    /* nothing in flight: lag seconds is 0 */
     atomic_int queue_messages;
     atomic_int pg_connected, kafka_connected, streaming;
-    atomic_llong loop_heartbeat_ms;  /* monotonic ms of the main loop's last turn */
-    atomic_llong slot_safe_wal_size; /* -1 when unknown or unlimited */
-    atomic_int slot_wal_status;      /* index into tw_wal_status_names, -1 unknown */
-    atomic_int consecutive_failures; /* restarts since the last productive run */
-    atomic_int schema_paused;        /* tables paused by schema.on_breaking_change=pause */
-    atomic_llong schema_check_ms;    /* wall ms of the last successful catalog check */
+    atomic_llong loop_heartbeat_ms;    /* monotonic ms of the main loop's last turn */
+    atomic_llong slot_safe_wal_size;   /* -1 when unknown or unlimited */
+    atomic_int slot_wal_status;        /* index into tw_wal_status_names, -1 unknown */
+    atomic_int consecutive_failures;   /* restarts since the last productive run */
+    atomic_int schema_paused;          /* tables paused by schema.on_breaking_change=pause */
+    atomic_llong schema_check_ms;      /* wall ms of the last successful catalog check */
+    atomic_llong schema_check_took_ms; /* how long it held the loop */
     atomic_ullong webhook_delivered, webhook_failed, webhook_dropped;
 } tw_metrics;
 

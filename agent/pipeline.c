@@ -634,8 +634,11 @@ static int check_catalog(pipe_t *p, const char *path)
         p->cause = TW_RESTART_CATALOG;
         return startup ? P_RESTART : P_OK;
     }
+    int64_t t0 = now_ms();
     int rc = check_catalog_in(p, path);
     tw_catalog_end_snapshot(p->catalog);
+    atomic_store(&tw_m.schema_check_took_ms, now_ms() - t0);
+    tw_debug("schema", "catalog check (%s) took %lld ms", path, (long long)(now_ms() - t0));
     return rc;
 }
 
