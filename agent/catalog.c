@@ -233,25 +233,42 @@ int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_tabl
         snprintf(err, errsize, "out of memory");
         return -1;
     }
-    for (int i = 0; i < nk; i++)
+    uint32_t *krel = calloc((size_t)nk + 1, sizeof *krel);
+    if (!krel) {
+        free(tab);
+        free(names);
+        PQclear(t);
+        PQclear(k);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nk; i++) {
         names[i] = PQgetvalue(k, i, 1);
+        krel[i] = (uint32_t)strtoul(PQgetvalue(k, i, 0), NULL, 10);
+    }
     for (int i = 0; i < n; i++) {
         tab[i].relid = (uint32_t)strtoul(PQgetvalue(t, i, 0), NULL, 10);
         tab[i].nspname = PQgetvalue(t, i, 1);
         tab[i].relname = PQgetvalue(t, i, 2);
         if (!k)
             continue;
-        /* rows of k are ordered by relid: find this table's run */
-        int first = -1, count = 0;
-        for (int j = 0; j < nk; j++)
-            if ((uint32_t)strtoul(PQgetvalue(k, j, 0), NULL, 10) == tab[i].relid) {
-                if (first < 0)
-                    first = j;
-                count++;
-            }
-        tab[i].attnames = first >= 0 ? names + first : names;
+        /* rows of k are ordered by relid: binary search for this
+         * table's run */
+        int lo = 0, hi = nk;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (krel[mid] < tab[i].relid)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        int count = 0;
+        while (lo + count < nk && krel[lo + count] == tab[i].relid)
+            count++;
+        tab[i].attnames = names + lo;
         tab[i].nattnames = count;
     }
+    free(krel);
     PQclear(c->pub_tabs);
     PQclear(c->pub_cols);
     free(c->pub);

@@ -219,16 +219,16 @@ static int is_published(pipe_t *p, uint64_t fp)
     return 0;
 }
 
-/* Produces one message and waits for the broker's acknowledgement (schemas,
- * store records, schema-change events: rare, and each must be durable before
- * what depends on it). value NULL: a tombstone. */
-static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void *key,
-                         size_t keylen, const void *value, size_t valuelen)
+/* Queues one message whose acknowledgement wait_acked() waits for
+ * (schemas, store records, schema-change events: rare, and each must be
+ * durable before what depends on it). value NULL: a tombstone. The caller
+ * clears p->schema_failed before the first of a batch. */
+static int produce_queued(pipe_t *p, kafka_topic *t, const char *what, const void *key,
+                          size_t keylen, const void *value, size_t valuelen)
 {
     char err[512];
     kafka_headers h = {.commit_lsn = p->commit_lsn, .xid = p->xid, .seq = 0};
     int rc;
-    p->schema_failed = 0;
     while ((rc = kafka_sink_produce(p->sink, t, key, keylen, value, valuelen, &h, SCHEMA_OPAQUE,
                                     err, sizeof err)) == KAFKA_SINK_FULL) {
         if (*p->stop)
@@ -245,6 +245,12 @@ static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void
         return fatal ? P_RESTART : P_FATAL;
     }
     p->schema_acks_pending++;
+    return P_OK;
+}
+
+/* Waits until every queued message is acknowledged. */
+static int wait_acked(pipe_t *p, const char *what)
+{
     while (p->schema_acks_pending > 0) {
         if (*p->stop)
             return P_STOP;
@@ -261,20 +267,32 @@ static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void
     return P_OK;
 }
 
-/* Publishes a schema to <prefix>.schemas under "<crc>/<variant>" (exact)
- * and "<crc>" (the latest variant, for consumers that read no headers): no
- * message may reference a schema that a consumer cannot find. */
-static int publish_schema(pipe_t *p, uint64_t fp, const tw_buf *json)
+/* One message, acknowledged before the caller goes on. */
+static int produce_acked(pipe_t *p, kafka_topic *t, const char *what, const void *key,
+                         size_t keylen, const void *value, size_t valuelen)
 {
-    char id[34], what[64];
-    tw_schema_id(fp, json, id);
+    p->schema_failed = 0;
+    int rc = produce_queued(p, t, what, key, keylen, value, valuelen);
+    return rc == P_OK ? wait_acked(p, what) : rc;
+}
+
+/* Publishes a schema to <prefix>.schemas under id "<crc>/<variant>" (exact)
+ * and "<crc>" (the latest variant, for consumers that read no headers), both
+ * acknowledged: no message may reference a schema that a consumer cannot
+ * find. */
+static int publish_schema(pipe_t *p, const char *id, const tw_buf *json)
+{
+    char what[64];
     uint64_t variant = strtoull(id + 17, NULL, 16);
     if (is_published(p, variant))
         return P_OK;
     snprintf(what, sizeof what, "schema %s", id);
-    int rc = produce_acked(p, p->schemas_topic, what, id, 33, json->data, json->len);
+    p->schema_failed = 0;
+    int rc = produce_queued(p, p->schemas_topic, what, id, 33, json->data, json->len);
     if (rc == P_OK)
-        rc = produce_acked(p, p->schemas_topic, what, id, 16, json->data, json->len);
+        rc = produce_queued(p, p->schemas_topic, what, id, 16, json->data, json->len);
+    if (rc == P_OK)
+        rc = wait_acked(p, what);
     if (rc != P_OK)
         return rc;
     if (p->npublished == p->cappublished) {
@@ -362,9 +380,12 @@ static int emit_event(pipe_t *p, json_t *ev, avro_compat cls)
     tw_buf_init(&vs, 0);
     tw_buf_puts(&ks, tw_drift_key_schema);
     tw_buf_puts(&vs, tw_drift_event_schema);
-    int rc = publish_schema(p, tw_drift_key_fp(), &ks);
+    char kid[34], vid[34];
+    tw_schema_id(tw_drift_key_fp(), &ks, kid);
+    tw_schema_id(tw_drift_event_fp(), &vs, vid);
+    int rc = publish_schema(p, kid, &ks);
     if (rc == P_OK)
-        rc = publish_schema(p, tw_drift_event_fp(), &vs);
+        rc = publish_schema(p, vid, &vs);
     tw_buf_free(&ks);
     tw_buf_free(&vs);
     if (rc == P_OK) {
@@ -476,19 +497,11 @@ static void serve_control(pipe_t *p)
         tw_control_reply(503, "the schema store is not loaded yet; try again\n");
         return;
     }
-    char nsp[TW_IDENT_MAX] = "public", rel[TW_IDENT_MAX];
-    const char *dot = strchr(arg, '.');
-    size_t nl = dot ? (size_t)(dot - arg) : 0;
-    const char *rs = dot ? dot + 1 : arg;
-    if (nl >= sizeof nsp || strlen(rs) >= sizeof rel) {
+    char nsp[64], rel[64];
+    if (tw_store_split_table(arg, nsp, rel) != 0) {
         tw_control_reply(400, "table name too long\n");
         return;
     }
-    if (dot) {
-        memcpy(nsp, arg, nl);
-        nsp[nl] = '\0';
-    }
-    memcpy(rel, rs, strlen(rs) + 1);
     tw_store_table *t = tw_store_find(p->store, nsp, rel);
     if (!t) {
         snprintf(reply, sizeof reply, "%s.%s is not in the schema store\n", nsp, rel);
@@ -652,6 +665,9 @@ static int check_catalog_in(pipe_t *p, const char *path)
     /* At startup the check must have run before streaming (drift while
      * the agent was down, the first fill of the store): a failure restarts. */
     int startup = strcmp(path, "startup") == 0;
+    /* The first statement of the snapshot (check_catalog): the position it
+     * reads is at or after every DDL the snapshot shows, the upper bound
+     * since_lsn must be. */
     if (tw_catalog_current_lsn(p->catalog, &lsn, err, sizeof err) != 0 ||
         tw_catalog_published(p->catalog, pub, &tabs, &ntabs, err, sizeof err) != 0) {
         tw_warn("schema", "catalog check failed: %s; %s", err,
@@ -664,11 +680,7 @@ static int check_catalog_in(pipe_t *p, const char *path)
     for (int i = 0; i < ntabs && rc == P_OK; i++) {
         const tw_column_catalog *cols;
         int ncols;
-        /* The position is read after the table's columns: a DDL that
-         * commits in between is then before it, never after (since_lsn
-         * must be an upper bound of the shape's start). */
-        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0 ||
-            tw_catalog_current_lsn(p->catalog, &lsn, err, sizeof err) != 0) {
+        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0) {
             tw_warn("schema", "catalog check of %s.%s failed: %s; %s", tabs[i].nspname,
                     tabs[i].relname, err, startup ? "restarting" : "trying again later");
             p->cause = TW_RESTART_CATALOG;
@@ -782,9 +794,9 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
         return rc;
     }
     if (r->nkey > 0)
-        rc = publish_schema(p, r->key_fp, &r->key_schema);
+        rc = publish_schema(p, r->key_schema_id, &r->key_schema);
     if (rc == P_OK)
-        rc = publish_schema(p, r->value_fp, &r->value_schema);
+        rc = publish_schema(p, r->value_schema_id, &r->value_schema);
     if (rc != P_OK) {
         tw_relation_free(r);
         free(r);

@@ -28,6 +28,19 @@ struct tw_store {
     void *put_arg;
 };
 
+int tw_store_split_table(const char *arg, char nsp[64], char rel[64])
+{
+    const char *dot = strchr(arg, '.');
+    size_t nl = dot ? (size_t)(dot - arg) : strlen("public");
+    const char *rs = dot ? dot + 1 : arg;
+    if (nl >= 64 || strlen(rs) >= 64)
+        return -1;
+    memcpy(nsp, dot ? arg : "public", nl);
+    nsp[nl] = '\0';
+    memcpy(rel, rs, strlen(rs) + 1);
+    return 0;
+}
+
 void tw_store_key(const char *nspname, const char *relname, char *out, size_t outsize)
 {
     size_t o = 0;

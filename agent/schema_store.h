@@ -70,6 +70,10 @@ int tw_store_put(tw_store *s, const char *nspname, const char *relname, json_t *
 int tw_store_delete(tw_store *s, const char *nspname, const char *relname, char *err,
                     size_t errsize);
 
+/* "schema.table" (or "table": public) as typed by an operator into nsp and
+ * rel (64 bytes each, NAMEDATALEN). 0, or -1 when a part is too long. */
+int tw_store_split_table(const char *arg, char nsp[64], char rel[64]);
+
 /* table:"<schema>"."<table>" into out. */
 void tw_store_key(const char *nspname, const char *relname, char *out, size_t outsize);
 

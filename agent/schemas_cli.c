@@ -13,18 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-static void split_table(const char *arg, char *nsp, size_t nspsize, char *rel, size_t relsize)
-{
-    const char *dot = strchr(arg, '.');
-    if (dot) {
-        snprintf(nsp, nspsize, "%.*s", (int)(dot - arg), arg);
-        snprintf(rel, relsize, "%s", dot + 1);
-    } else {
-        snprintf(nsp, nspsize, "public");
-        snprintf(rel, relsize, "%s", arg);
-    }
-}
-
 static void iso_time(long long ms, char *out, size_t outsize)
 {
     time_t t = (time_t)(ms / 1000);
@@ -299,8 +287,10 @@ static int accept_offline(const tw_config *cfg, tw_store *s, const char *nsp, co
 int tw_schemas_cli(const tw_config *cfg, const char *sub, const char *table)
 {
     char nsp[64] = "", rel[64] = "", err[1024];
-    if (table)
-        split_table(table, nsp, sizeof nsp, rel, sizeof rel);
+    if (table && tw_store_split_table(table, nsp, rel) != 0) {
+        tw_error("schemas", "'%s' is not schema.table (each part at most 63 bytes)", table);
+        return 2;
+    }
     if (strcmp(sub, "accept") == 0) {
         int online = accept_online(cfg, table);
         if (online >= 0)
