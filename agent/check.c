@@ -2,6 +2,7 @@
 
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/registry_conf.h"
 #include "agent/pgconn.h"
 #include "sinks/kafka_conf.h"
 
@@ -611,11 +612,40 @@ static void check_kafka(check_report *r, const tw_config *cfg)
     rd_kafka_destroy(rk);
 }
 
+static void check_registry(check_report *r, const tw_config *cfg)
+{
+    char err[1024];
+    tw_registry *reg = tw_registry_from_config(cfg, err, sizeof err);
+    if (!reg && !err[0]) {
+        report(r, ST_SKIP, "schema_registry", NULL,
+               "schema.registry.url is not set: Avro single-object encoding.");
+        return;
+    }
+    if (!reg) {
+        report(r, ST_FAIL, "schema_registry", "correct schema.registry.url.", "%s", err);
+        return;
+    }
+    tw_reg_status st = tw_registry_ping(reg, err, sizeof err);
+    if (st == TW_REG_OK)
+        report(r, ST_OK, "schema_registry", NULL, "%s answers (GET /config)",
+               tw_registry_shown(reg));
+    else
+        report(r, ST_FAIL, "schema_registry",
+               st == TW_REG_AUTH ? "set schema.registry.basic.auth.user.info(_file) to "
+                                   "credentials the registry accepts."
+               : st == TW_REG_UNAVAILABLE
+                   ? "check that the registry runs and listens at schema.registry.url."
+                   : "check schema.registry.url and the schema.registry.ssl.* settings.",
+               "%s", err);
+    tw_registry_free(reg);
+}
+
 int tw_check_run(const tw_config *cfg, FILE *out)
 {
     check_report r = {.out = out};
     check_postgres(&r, cfg);
     check_kafka(&r, cfg);
+    check_registry(&r, cfg);
     fprintf(out, "check: %d ok, %d warn, %d fail, %d skipped\n", r.counts[ST_OK], r.counts[ST_WARN],
             r.counts[ST_FAIL], r.counts[ST_SKIP]);
     return r.counts[ST_FAIL];

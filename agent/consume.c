@@ -2,6 +2,7 @@
 
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/registry_conf.h"
 #include "schemas/avro_json.h"
 #include "sinks/kafka_conf.h"
 #include "sinks/kafka_read.h"
@@ -28,6 +29,12 @@ typedef struct {
     int64_t *data_next; /* next offset to read, per partition of the data topic */
     int data_parts;
     const tw_consume_opts *o;
+    tw_registry *registry; /* schema.registry.url, for Confluent-framed messages */
+    struct {
+        int32_t id;
+        avro_json_schema *schema;
+    } * by_id; /* parsed registry schemas */
+    size_t nby_id, capby_id;
 } consumer;
 
 static int partitions_of(rd_kafka_t *rk, const char *topic, char *err, size_t errsize)
@@ -170,6 +177,40 @@ static const avro_json_schema *find_schema(consumer *c, uint64_t fp, uint64_t va
     return NULL;
 }
 
+/* The schema a Confluent-framed message names, from the registry. */
+static const avro_json_schema *registry_schema(consumer *c, int32_t id, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < c->nby_id; i++)
+        if (c->by_id[i].id == id)
+            return c->by_id[i].schema;
+    if (!c->registry) {
+        snprintf(err, errsize,
+                 "the message is in Confluent's wire format (schema id %ld): set "
+                 "schema.registry.url to the registry the agent used",
+                 (long)id);
+        return NULL;
+    }
+    const char *json;
+    if (tw_registry_schema(c->registry, id, &json, err, errsize) != TW_REG_OK)
+        return NULL;
+    if (c->nby_id == c->capby_id) {
+        size_t ncap = c->capby_id ? c->capby_id * 2 : 16;
+        void *n = realloc(c->by_id, ncap * sizeof *c->by_id);
+        if (!n) {
+            snprintf(err, errsize, "out of memory");
+            return NULL;
+        }
+        c->by_id = n;
+        c->capby_id = ncap;
+    }
+    avro_json_schema *s = avro_json_schema_parse(json, strlen(json), err, errsize);
+    if (!s)
+        return NULL;
+    c->by_id[c->nby_id].id = id;
+    c->by_id[c->nby_id++].schema = s;
+    return s;
+}
+
 /* Decodes a key or value; *out is JSON null for an absent one. */
 static int decode_part(consumer *c, const void *data, size_t len, const char *exact, json_t **out,
                        char *err, size_t errsize)
@@ -183,12 +224,12 @@ static int decode_part(consumer *c, const void *data, size_t len, const char *ex
     size_t hl;
     if (avro_frame_parse(data, len, &kind, &id, &hl, err, errsize) != 0)
         return -1;
-    if (kind != AVRO_FRAME_SINGLE_OBJECT) {
-        snprintf(err, errsize,
-                 "Confluent wire format (schema id %" PRIu64 ") needs a Schema "
-                 "Registry, which this version does not read",
-                 id);
-        return -1;
+    if (kind == AVRO_FRAME_CONFLUENT) {
+        const avro_json_schema *s = registry_schema(c, (int32_t)id, err, errsize);
+        if (!s)
+            return -1;
+        *out = avro_json_decode(s, (const uint8_t *)data + hl, len - hl, err, errsize);
+        return *out ? 0 : -1;
     }
     /* The tidewater.schema.* header names the exact variant. */
     uint64_t variant = 0;
@@ -266,6 +307,11 @@ int tw_consume_run(const tw_config *cfg, const tw_consume_opts *o, volatile sig_
         tw_error("consume", "%s", err);
         return 1;
     }
+    c.registry = tw_registry_from_config(cfg, err, sizeof err);
+    if (!c.registry && err[0]) {
+        tw_error("consume", "%s", err);
+        goto done;
+    }
     c.data_parts = partitions_of(c.rk, o->topic, err, sizeof err);
     if (c.data_parts < 0 || load_schemas(&c, err, sizeof err) != 0) {
         tw_error("consume", "%s", err);
@@ -339,6 +385,10 @@ done:
     for (size_t i = 0; i < c.nschemas; i++)
         avro_json_schema_free(c.schemas[i].schema);
     free(c.schemas);
+    for (size_t i = 0; i < c.nby_id; i++)
+        avro_json_schema_free(c.by_id[i].schema);
+    free(c.by_id);
+    tw_registry_free(c.registry);
     free(c.schemas_next);
     free(c.data_next);
     return rc;

@@ -7,7 +7,9 @@
  *
  * Keys and values are decoded from Avro single-object encoding with the
  * schema found under their fingerprint in <topic.prefix>.schemas (re-read
- * when a message names a schema published after start). A message that
+ * when a message names a schema published after start), or from Confluent's
+ * wire format with the schema the registry (schema.registry.url) has under
+ * the message's id. A message that
  * cannot be decoded ends the command with an error naming topic, partition
  * and offset: nothing is skipped silently.
  */

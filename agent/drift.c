@@ -272,15 +272,16 @@ static void put_opt(tw_buf *b, const json_t *v)
     put_s(b, s);
 }
 
-int tw_drift_encode(const json_t *e, uint64_t kfp, uint64_t vfp, tw_buf *key, tw_buf *value)
+int tw_drift_encode(const json_t *e, uint64_t kfp, uint64_t vfp, int32_t kid, int32_t vid,
+                    tw_buf *key, tw_buf *value)
 {
     tw_buf_reset(key);
-    avro_bin_single_object_header(key, kfp);
+    avro_bin_frame_header(key, kfp, kid);
     put_s(key, get_s(e, "schema"));
     put_s(key, get_s(e, "table"));
 
     tw_buf_reset(value);
-    avro_bin_single_object_header(value, vfp);
+    avro_bin_frame_header(value, vfp, vid);
     avro_bin_int(value, (int32_t)json_integer_value(json_object_get(e, "event_version")));
     static const char *const head[] = {"kind", "db", "schema", "table"};
     for (size_t i = 0; i < 4; i++)

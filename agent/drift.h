@@ -57,9 +57,11 @@ size_t tw_drift_nchanges(const json_t *event);
 /* A one-line summary of the changes ("added c (integer); int→bigint of a"). */
 void tw_drift_summary(const json_t *event, char *out, size_t outsize);
 
-/* Encodes key and value of the event (single-object Avro). 0, or -1. */
-int tw_drift_encode(const json_t *event, uint64_t key_fp, uint64_t value_fp, tw_buf *key,
-                    tw_buf *value);
+/* Encodes key and value of the event: Confluent wire format with the
+ * registry ids key_id / value_id when they are >= 0, else Avro single-object
+ * encoding with the fingerprints. 0, or -1. */
+int tw_drift_encode(const json_t *event, uint64_t key_fp, uint64_t value_fp, int32_t key_id,
+                    int32_t value_id, tw_buf *key, tw_buf *value);
 
 /* CRC-64-AVRO fingerprints of the two schemas above. */
 uint64_t tw_drift_event_fp(void);

@@ -1,5 +1,7 @@
 #include "agent/metrics.h"
 
+#include "schemas/registry.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +15,15 @@ const char *const tw_wal_status_names[4] = {"reserved", "extended", "unreserved"
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
 static char pause_reason[512];
+static char registry_reason[512];
+_Static_assert(TW_REG_ERROR + 1 == TW_REGISTRY_RESULTS, "one counter per tw_reg_status");
+
+void tw_metrics_set_registry_reason(const char *why)
+{
+    pthread_mutex_lock(&pause_lock);
+    snprintf(registry_reason, sizeof registry_reason, "%s", why ? why : "");
+    pthread_mutex_unlock(&pause_lock);
+}
 
 void tw_metrics_set_pause_reason(const char *why)
 {
@@ -144,6 +155,16 @@ size_t tw_metrics_render(char *buf, size_t size)
         (unsigned long long)atomic_load(&tw_m.webhook_failed));
     put(&o, "tidewater_schema_webhook_events_total{result=\"dropped\"} %llu\n",
         (unsigned long long)atomic_load(&tw_m.webhook_dropped));
+    family(&o, "tidewater_schema_registry_requests_total", "counter",
+           "Requests to schema.registry.url (registrations that missed the cache), by result.");
+    for (int i = 0; i < TW_REGISTRY_RESULTS; i++)
+        put(&o, "tidewater_schema_registry_requests_total{result=\"%s\"} %llu\n",
+            tw_reg_status_name((tw_reg_status)i),
+            (unsigned long long)atomic_load(&tw_m.registry_requests[i]));
+    family(&o, "tidewater_schema_registry_waiting", "gauge",
+           "1 while publishing waits for the schema registry (unreachable, or a schema refused "
+           "as incompatible).");
+    put(&o, "tidewater_schema_registry_waiting %d\n", atomic_load(&tw_m.registry_waiting));
 
     family(&o, "tidewater_messages_total", "counter",
            "Kafka messages produced (changes and tombstones).");
@@ -212,6 +233,12 @@ int tw_metrics_ready(char *why, size_t whysize)
     if (atomic_load(&tw_m.schema_paused) > 0) {
         pthread_mutex_lock(&pause_lock);
         snprintf(why, whysize, "paused: %s", pause_reason);
+        pthread_mutex_unlock(&pause_lock);
+        return 0;
+    }
+    if (atomic_load(&tw_m.registry_waiting)) {
+        pthread_mutex_lock(&pause_lock);
+        snprintf(why, whysize, "waiting for the schema registry: %s", registry_reason);
         pthread_mutex_unlock(&pause_lock);
         return 0;
     }

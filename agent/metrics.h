@@ -35,6 +35,8 @@ enum {
     TW_RESTART__COUNT
 };
 
+#define TW_REGISTRY_RESULTS 7 /* tw_reg_status values (schemas/registry.h) */
+
 typedef struct {
     atomic_ullong messages, bytes, delivery_errors;
     atomic_ullong restarts[TW_RESTART__COUNT];
@@ -51,6 +53,8 @@ typedef struct {
     atomic_llong schema_check_ms;      /* wall ms of the last successful catalog check */
     atomic_llong schema_check_took_ms; /* how long it held the loop */
     atomic_ullong webhook_delivered, webhook_failed, webhook_dropped;
+    atomic_ullong registry_requests[TW_REGISTRY_RESULTS]; /* by tw_reg_status */
+    atomic_int registry_waiting; /* publishing waits for the schema registry */
 } tw_metrics;
 
 extern tw_metrics tw_m;
@@ -70,6 +74,10 @@ size_t tw_metrics_render(char *buf, size_t size);
 
 /* Why the pipeline is paused (shown by /readyz while schema_paused > 0). */
 void tw_metrics_set_pause_reason(const char *why);
+
+/* Why publishing waits for the schema registry (shown by /readyz while
+ * registry_waiting is set). */
+void tw_metrics_set_registry_reason(const char *why);
 
 /* Ready to serve? 1, or 0 with the reason in why. */
 int tw_metrics_ready(char *why, size_t whysize);

@@ -9,6 +9,7 @@
 #include "agent/log.h"
 #include "agent/metrics.h"
 #include "agent/pgconn.h"
+#include "agent/registry_conf.h"
 #include "agent/schema_store.h"
 #include "agent/stream.h"
 #include "agent/webhook.h"
@@ -63,6 +64,10 @@ typedef struct {
     size_t npublished, cappublished;
     int schema_acks_pending;
     int schema_failed;
+
+    /* schema.registry.url: Confluent framing with the registry's ids */
+    tw_registry *registry;
+    int32_t event_key_id, event_value_id; /* of <prefix>.schema_changes, -1 until registered */
 
     tw_buf key, val;
 
@@ -307,6 +312,114 @@ static int publish_schema(pipe_t *p, const char *id, const tw_buf *json)
     return P_OK;
 }
 
+static void serve_control(pipe_t *p);
+
+/* The registry's id of a schema, registered under subject if the registry
+ * does not have it yet. While the registry cannot be reached, or refuses the
+ * schema as incompatible under pause/continue, the loop waits here (the
+ * socket unread, deliveries and status updates served): no message goes out
+ * without the right id. what: "table s.t" or "schema-change events". */
+static int registry_id(pipe_t *p, const char *subject, const tw_buf *schema, const char *what,
+                       int32_t *id)
+{
+    char err[1024], why[1280];
+    int64_t pause_ms = 500, started = now_ms(), next_log = 0;
+    int waiting = 0, rc = P_OK;
+    for (;;) {
+        tw_reg_status st = tw_registry_register(p->registry, subject, (const char *)schema->data,
+                                                schema->len, id, err, sizeof err);
+        uint64_t counts[TW_REG_ERROR + 1];
+        tw_registry_counts(p->registry, counts);
+        for (int i = 0; i <= TW_REG_ERROR; i++)
+            atomic_store(&tw_m.registry_requests[i], counts[i]);
+        if (st == TW_REG_OK)
+            break;
+        if (st == TW_REG_INVALID) {
+            tw_error("registry", "%s: the registry calls the schema of %s invalid; schema: %.*s",
+                     err, what, (int)schema->len, (const char *)schema->data);
+            rc = P_FATAL;
+            break;
+        }
+        if (st == TW_REG_INCOMPATIBLE && p->policy == POLICY_FAIL) {
+            tw_error("registry",
+                     "%s: the new schema of %s breaks the compatibility rule of subject %s; "
+                     "schema.on_breaking_change=fail, so Tidewater stops. Relax the subject's "
+                     "compatibility (PUT /config/%s) or delete its incompatible versions, then "
+                     "start again",
+                     err, what, subject, subject);
+            rc = P_FATAL;
+            break;
+        }
+        if (st != TW_REG_INCOMPATIBLE && st != TW_REG_UNAVAILABLE) {
+            tw_error("registry", "%s (registering the schema of %s)", err, what);
+            rc = P_FATAL;
+            break;
+        }
+        int64_t now = now_ms();
+        if (st == TW_REG_INCOMPATIBLE) {
+            snprintf(why, sizeof why,
+                     "subject %s refuses the new schema of %s as incompatible (HTTP 409)", subject,
+                     what);
+            if (!waiting || now >= next_log)
+                tw_warn("registry",
+                        "%s; publishing waits until the registry accepts it: relax the "
+                        "subject's compatibility (PUT /config/%s) or delete its incompatible "
+                        "versions%s",
+                        err, subject,
+                        p->policy == POLICY_CONTINUE
+                            ? " (schema.on_breaking_change=continue cannot publish rows the "
+                              "registry has no schema id for)"
+                            : "");
+        } else {
+            snprintf(why, sizeof why, "%s", err);
+            if (!waiting || now >= next_log)
+                tw_warn("registry",
+                        "%s; publishing waits for the registry (subject %s), retrying; waited "
+                        "%.0f s so far",
+                        err, subject, (double)(now - started) / 1000.0);
+        }
+        if (!waiting || now >= next_log)
+            next_log = now + 30000;
+        tw_metrics_set_registry_reason(why);
+        atomic_store(&tw_m.registry_waiting, 1);
+        waiting = 1;
+        for (int64_t until = now_ms() + pause_ms; rc == P_OK && now_ms() < until;) {
+            rc = *p->stop ? P_STOP : wait_a_little(p);
+            serve_control(p);
+        }
+        if (rc != P_OK)
+            break;
+        pause_ms = pause_ms < 5000 ? pause_ms * 2 : 10000;
+    }
+    if (waiting) {
+        atomic_store(&tw_m.registry_waiting, 0);
+        if (rc == P_OK)
+            tw_info("registry",
+                    "subject %s registered (schema id %ld) after %.1f s: publishing "
+                    "resumes",
+                    subject, (long)*id, (double)(now_ms() - started) / 1000.0);
+    }
+    return rc;
+}
+
+/* Registers a table's key and value schemas (subjects <topic>-key and
+ * <topic>-value) and frames its messages with their ids. */
+static int register_relation(pipe_t *p, tw_relation *r)
+{
+    char subject[300], what[300];
+    snprintf(what, sizeof what, "table %s.%s", r->nspname, r->relname);
+    int rc = P_OK;
+    if (r->nkey > 0) {
+        snprintf(subject, sizeof subject, "%s-key", r->topic);
+        rc = registry_id(p, subject, &r->key_schema, what, &r->key_registry_id);
+    }
+    if (rc == P_OK) {
+        snprintf(subject, sizeof subject, "%s-value", r->topic);
+        rc = registry_id(p, subject, &r->value_schema, what, &r->value_registry_id);
+    }
+    return rc;
+}
+
 /* ---- schema drift (DESIGN.md "Schema fingerprints and drift") ---- */
 
 /* The store's writer for schema.store=kafka: the record goes to
@@ -386,10 +499,19 @@ static int emit_event(pipe_t *p, json_t *ev, avro_compat cls)
     int rc = publish_schema(p, kid, &ks);
     if (rc == P_OK)
         rc = publish_schema(p, vid, &vs);
+    if (rc == P_OK && p->registry && p->event_value_id < 0) {
+        char subject[300];
+        snprintf(subject, sizeof subject, "%s.schema_changes-key", p->prefix);
+        rc = registry_id(p, subject, &ks, "schema-change events", &p->event_key_id);
+        snprintf(subject, sizeof subject, "%s.schema_changes-value", p->prefix);
+        if (rc == P_OK)
+            rc = registry_id(p, subject, &vs, "schema-change events", &p->event_value_id);
+    }
     tw_buf_free(&ks);
     tw_buf_free(&vs);
     if (rc == P_OK) {
-        if (tw_drift_encode(ev, tw_drift_key_fp(), tw_drift_event_fp(), &p->ekey, &p->eval) != 0) {
+        if (tw_drift_encode(ev, tw_drift_key_fp(), tw_drift_event_fp(), p->event_key_id,
+                            p->event_value_id, &p->ekey, &p->eval) != 0) {
             tw_error("schema", "cannot encode the schema-change event of %s.%s", nsp, rel);
             return P_FATAL;
         }
@@ -797,6 +919,8 @@ static int on_relation(pipe_t *p, const pgo_msg *m)
         rc = publish_schema(p, r->key_schema_id, &r->key_schema);
     if (rc == P_OK)
         rc = publish_schema(p, r->value_schema_id, &r->value_schema);
+    if (rc == P_OK && p->registry)
+        rc = register_relation(p, r);
     if (rc != P_OK) {
         tw_relation_free(r);
         free(r);
@@ -1248,6 +1372,33 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         }
     }
 
+    p.event_key_id = p.event_value_id = -1;
+    {
+        char err[1024];
+        p.registry = tw_registry_from_config(cfg, err, sizeof err);
+        tw_reg_status st = TW_REG_OK;
+        if (p.registry)
+            st = tw_registry_ping(p.registry, err, sizeof err);
+        if (err[0] && (!p.registry || st == TW_REG_AUTH || st == TW_REG_ERROR)) {
+            tw_error("registry", "%s; fix the schema.registry.* settings", err);
+            tw_registry_free(p.registry);
+            tw_webhook_stop(p.webhook, 0);
+            tw_buf_free(&p.key);
+            tw_buf_free(&p.val);
+            tw_buf_free(&p.ekey);
+            tw_buf_free(&p.eval);
+            return 1;
+        }
+        if (p.registry && st != TW_REG_OK)
+            tw_warn("registry",
+                    "%s; publishing will wait for the registry when a schema must "
+                    "be registered",
+                    err);
+        else if (p.registry)
+            tw_info("registry", "schema registry %s: messages use Confluent's wire format",
+                    tw_registry_shown(p.registry));
+    }
+
     tw_http *http = NULL;
     const char *listen = tw_config_str(cfg, TW_CFG_HTTP_LISTEN);
     if (listen && listen[0]) {
@@ -1255,6 +1406,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         http = tw_http_start(listen, err, sizeof err);
         if (!http) {
             tw_error("http", "%s; set http.listen to a free host:port (or empty for none)", err);
+            tw_registry_free(p.registry);
             tw_webhook_stop(p.webhook, 0);
             tw_buf_free(&p.key);
             tw_buf_free(&p.val);
@@ -1287,6 +1439,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
     }
     tw_http_stop(http);
     tw_webhook_stop(p.webhook, 5000);
+    tw_registry_free(p.registry);
     tw_store_close(p.store);
     tw_buf_free(&p.key);
     tw_buf_free(&p.val);

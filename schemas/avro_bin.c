@@ -386,6 +386,18 @@ void avro_bin_single_object_header(tw_buf *b, uint64_t fingerprint)
     put_le(b, fingerprint, 8);
 }
 
+void avro_bin_frame_header(tw_buf *b, uint64_t fingerprint, int32_t registry_id)
+{
+    if (registry_id < 0) {
+        avro_bin_single_object_header(b, fingerprint);
+        return;
+    }
+    uint32_t u = (uint32_t)registry_id;
+    uint8_t h[AVRO_CONFLUENT_HEADER_LEN] = {0, (uint8_t)(u >> 24), (uint8_t)(u >> 16),
+                                            (uint8_t)(u >> 8), (uint8_t)u};
+    tw_buf_append(b, h, sizeof h);
+}
+
 void tw_buf_json_string(tw_buf *b, const char *s)
 {
     tw_buf_putc(b, '"');

@@ -115,4 +115,10 @@ uint64_t avro_crc64(const void *data, size_t len);
  * fingerprint in little-endian byte order. */
 void avro_bin_single_object_header(tw_buf *b, uint64_t fingerprint);
 
+#define AVRO_CONFLUENT_HEADER_LEN 5
+/* The prefix of a message: Confluent's wire format (0x00, then the schema
+ * registry's id as 4 bytes big-endian) when registry_id >= 0, else Avro
+ * single-object encoding with the fingerprint. */
+void avro_bin_frame_header(tw_buf *b, uint64_t fingerprint, int32_t registry_id);
+
 #endif

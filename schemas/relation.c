@@ -330,6 +330,7 @@ int tw_relation_build(tw_relation *r, const pgo_msg *rel, const tw_column_catalo
                       const char *prefix, const pgt_options *opts, char *err, size_t errsize)
 {
     memset(r, 0, sizeof *r);
+    r->key_registry_id = r->value_registry_id = -1;
     tw_buf_init(&r->key_schema, 0);
     tw_buf_init(&r->value_schema, 0);
     tw_buf_init(&r->desc, 0);
@@ -545,7 +546,7 @@ int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_t
     tw_buf_reset(out);
     if (check_tuple(r, t, err, errsize) != 0)
         return -1;
-    avro_bin_single_object_header(out, r->key_fp);
+    avro_bin_frame_header(out, r->key_fp, r->key_registry_id);
     for (int i = 0; i < r->ncols; i++)
         if (r->cols[i].key &&
             encode_value(r, &r->cols[i], value_at(t, old, i), 1, out, NULL, err, errsize) != 0)
@@ -585,7 +586,7 @@ int tw_relation_encode_envelope(const tw_relation *r, char op, const pgo_tuple *
                                 char *err, size_t errsize)
 {
     tw_buf_reset(out);
-    avro_bin_single_object_header(out, r->value_fp);
+    avro_bin_frame_header(out, r->value_fp, r->value_registry_id);
     if (encode_row(r, before, NULL, out, nulled, err, errsize) != 0 ||
         encode_row(r, after, old_full, out, nulled, err, errsize) != 0)
         return -1;

@@ -94,6 +94,11 @@ typedef struct {
      * timestamp from a timestamptz: the variant can. */
     char key_schema_id[34];
     char value_schema_id[34];
+    /* Ids a schema registry gave the key and value schemas, set by the
+     * caller after registering them: messages are then framed in
+     * Confluent's wire format. -1 (as built): Avro single-object encoding. */
+    int32_t key_registry_id;
+    int32_t value_registry_id;
     tw_buf desc;          /* canonical description (TW_RELATION_DESC_VERSION) */
     char fingerprint[65]; /* SHA-256 of desc, lowercase hex */
     int unknown_types;    /* columns sent as text because their type is unknown */
@@ -144,14 +149,15 @@ int tw_relation_build_from_catalog(tw_relation *r, uint32_t relid, const char *n
 int tw_relation_same_schema(const tw_relation *a, const tw_relation *b);
 
 /* Encodes the key record of a tuple (new tuple, or old key/full tuple) as
- * single-object Avro into out (reset first). old (may be NULL) supplies key
+ * framed Avro (see key_registry_id) into out (reset first). old (may be NULL) supplies key
  * values that t leaves unsent: the server does not resend a key column
  * stored out of line that an UPDATE did not change, but logs it in the old
  * key tuple. Returns 0, or -1 with err. */
 int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old,
                            tw_buf *out, char *err, size_t errsize);
 
-/* Encodes an envelope (op 'c','u','d','r','t') into out (reset first).
+/* Encodes an envelope (op 'c','u','d','r','t'), framed as the key is, into
+ * out (reset first).
  * before/after may be NULL; old_full (may be NULL) supplies values that the
  * new tuple marks unchanged. now_ms is the envelope's ts_ms. Returns 0, or
  * -1 with err naming the column. *nulled counts values that the Avro type

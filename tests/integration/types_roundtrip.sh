@@ -7,6 +7,10 @@
 # arrays, json with unicode. Kafka's messages, decoded with fastavro, are
 # compared value by value with what PostgreSQL reports for the same rows.
 # TW_TARGET=primary runs it against the primary (primary mode).
+# TW_REGISTRY=1 runs it with the test environment's Schema Registry: the
+# messages are then in Confluent's wire format and are read with
+# confluent-kafka's own AvroDeserializer (tw_consume_registry.py), keys and
+# values, and with `tidewater consume`.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
@@ -42,9 +46,23 @@ CREATE TABLE $S.t (
     c_int_arr int[], c_text_arr text[], c_num_arr numeric(6,2)[], c_float_arr float8[],
     c_dom_arr $S.posint[]
 );"
+REG=()
+if [ "${TW_REGISTRY:-0}" = 1 ]; then
+    [ -n "${TW_SCHEMA_REGISTRY_URL:-}" ] || fail "the test environment has no schema registry (TW_SCHEMA_REGISTRY_URL)"
+    printf '%s\n' "$TW_SCHEMA_REGISTRY_USER_INFO" >"$dir/registry-user-info"
+    REG=(--set "schema.registry.url=$TW_SCHEMA_REGISTRY_URL"
+        --set "schema.registry.basic.auth.user.info_file=$dir/registry-user-info")
+    TARGET="$TARGET+registry"
+    # Decoded the way a data team using Confluent's deserializer reads them.
+    consume() {
+        TW_SCHEMA_REGISTRY_USER_INFO="$TW_SCHEMA_REGISTRY_USER_INFO" "$TW_PY" \
+            "$TW_SOURCE_DIR/tests/integration/tw_consume_registry.py" "$TW_KAFKA_BOOTSTRAP" \
+            "$TW_SCHEMA_REGISTRY_URL" "$2" "${@:3}"
+    }
+fi
 start_agent "$dir/agent.log" --set "source.conninfo=$DSN" --set "source.publication=${S}_pub" \
     --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$SLOT" \
-    --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000
+    --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000 ${REG[@]+"${REG[@]}"}
 
 psql_primary <<SQL >/dev/null
 INSERT INTO $S.t (id) VALUES (1);
@@ -88,7 +106,26 @@ consume "$PREFIX" "$PREFIX.$S.t" --timeout 30 >"$dir/kafka.jsonl"
 # The product's own reader, checked against fastavro below.
 "$TW_BIN" consume --topic "$PREFIX.$S.t" --from-beginning --until-end \
     --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "topic.prefix=$PREFIX" \
+    ${REG[@]+"${REG[@]}"} \
     >"$dir/consume.jsonl" 2>"$dir/consume.err" || fail "tidewater consume failed: $(cat "$dir/consume.err")"
+if [ "${TW_REGISTRY:-0}" = 1 ]; then
+    # Every key and value is Confluent-framed, with the id the registry has
+    # under the topic's subjects.
+    "$TW_PY" - "$dir/kafka.jsonl" "$TW_SCHEMA_REGISTRY_URL" "$PREFIX.$S.t" <<'PY' || fail "schema ids (above)"
+import base64, json, os, sys, urllib.request
+rows = [json.loads(l) for l in open(sys.argv[1])]
+url, topic = sys.argv[2], sys.argv[3]
+auth = base64.b64encode(os.environ["TW_SCHEMA_REGISTRY_USER_INFO"].encode()).decode()
+def get(path):
+    req = urllib.request.Request(url + path, headers={"Authorization": "Basic " + auth})
+    return json.load(urllib.request.urlopen(req))
+want = {f: get(f"/subjects/{topic}-{f}/versions/latest")["id"] for f in ("key", "value")}
+got = {(r["key_id"], r["value_id"]) for r in rows}
+if len(rows) != 5 or got != {(want["key"], want["value"])}:
+    print(f"  {len(rows)} messages with (key id, value id) {got}; the registry has {want}")
+    sys.exit(1)
+PY
+fi
 
 # What PostgreSQL says, in the representation each Avro type has.
 inf_or() { echo "CASE WHEN $1 = 'infinity' THEN $2 WHEN $1 = '-infinity' THEN $3 ELSE $4 END"; }

@@ -142,7 +142,25 @@ static void test_encoding(void)
                                 sizeof err) == 0,
            "%s", err);
     EXPECT(efp == tw_drift_event_fp() && kfp == tw_drift_key_fp(), "fingerprints");
-    EXPECT(tw_drift_encode(ev, kfp, efp, &k, &v) == 0, "encode");
+    EXPECT(tw_drift_encode(ev, kfp, efp, -1, -1, &k, &v) == 0, "encode");
+    EXPECT(k.len > 10 && k.data[0] == 0xC3 && k.data[1] == 0x01 && v.data[0] == 0xC3,
+           "single-object framing without registry ids");
+    {
+        /* With registry ids: Confluent framing, the same datum after it. */
+        tw_buf k2, v2;
+        tw_buf_init(&k2, 0);
+        tw_buf_init(&v2, 0);
+        EXPECT(tw_drift_encode(ev, kfp, efp, 7, 0x01020304, &k2, &v2) == 0, "encode (registry)");
+        static const uint8_t kh[5] = {0, 0, 0, 0, 7}, vh[5] = {0, 1, 2, 3, 4};
+        EXPECT(k2.len == k.len - 5 && memcmp(k2.data, kh, 5) == 0 &&
+                   memcmp(k2.data + 5, k.data + 10, k2.len - 5) == 0,
+               "Confluent key frame");
+        EXPECT(v2.len == v.len - 5 && memcmp(v2.data, vh, 5) == 0 &&
+                   memcmp(v2.data + 5, v.data + 10, v2.len - 5) == 0,
+               "Confluent value frame");
+        tw_buf_free(&k2);
+        tw_buf_free(&v2);
+    }
     avro_json_schema *es = avro_json_schema_parse(tw_drift_event_schema,
                                                   strlen(tw_drift_event_schema), err, sizeof err);
     avro_json_schema *ks =
