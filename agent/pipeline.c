@@ -140,6 +140,10 @@ static int wait_a_little(pipe_t *p)
 {
     atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
     kafka_sink_poll(p->sink, 100);
+    /* The loop may wait here long (backpressure, a pause, the registry):
+     * /readyz and /metrics must not show the state from before. */
+    atomic_store(&tw_m.kafka_connected, kafka_sink_connected(p->sink));
+    atomic_store(&tw_m.queue_messages, kafka_sink_outstanding(p->sink));
     p->cause = TW_RESTART_KAFKA; /* if this turns into a restart, Kafka is why */
     if (p->delivery_failures) {
         tw_error("kafka", "delivery failed: %s; restarting from the last acknowledged commit",

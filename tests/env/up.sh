@@ -4,6 +4,12 @@
 #   - PostgreSQL standby   (TW_PG_STANDBY_PORT, default 55433), streaming from
 #                          the primary through the physical slot tw_standby
 #   - Kafka, KRaft mode    (TW_KAFKA_PORT 59092, TW_KAFKA_CONTROLLER_PORT 59093)
+#   - Schema registry      Apicurio Registry with the Confluent-compatible API
+#                          at TW_SCHEMA_REGISTRY_URL (TW_SCHEMA_REGISTRY_PORT
+#                          58081, management TW_SCHEMA_REGISTRY_MGMT_PORT
+#                          58091), HTTP basic auth with a password generated
+#                          per environment (TW_SCHEMA_REGISTRY_USER_INFO), H2
+#                          storage in the temp dir
 # and write tests/env/state/env.sh for tests to source.
 #
 # If the environment recorded in state/env.sh is already up and answering,
@@ -30,7 +36,7 @@ if [[ -f $TW_ENV_FILE ]]; then
     if (tw_state_load && tw_env_healthy); then
         requested_major=$TW_PG_MAJOR
         tw_state_load
-        tw_log "environment already up in $TW_ENV_DIR (primary :$TW_PG_PRIMARY_PORT, standby :$TW_PG_STANDBY_PORT, kafka :$TW_KAFKA_PORT); keeping it"
+        tw_log "environment already up in $TW_ENV_DIR (primary :$TW_PG_PRIMARY_PORT, standby :$TW_PG_STANDBY_PORT, kafka :$TW_KAFKA_PORT, schema registry :$TW_SCHEMA_REGISTRY_PORT); keeping it"
         if [[ $requested_major != "$TW_PG_MAJOR" ]]; then
             tw_log "WARNING: it runs PostgreSQL $TW_PG_VERSION, not $requested_major; run down.sh first to switch"
         fi
@@ -44,7 +50,10 @@ fi
 tw_require_installed
 TW_PG_BIN=$(tw_pg_bin_default)
 TW_KAFKA_LIBS=$TW_KAFKA_LIBS_DEFAULT
-tw_require_ports_free "$TW_PG_PRIMARY_PORT" "$TW_PG_STANDBY_PORT" "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT"
+TW_SCHEMA_REGISTRY_HOME=$TW_SCHEMA_REGISTRY_HOME_DEFAULT
+TW_SCHEMA_REGISTRY_JAVA=$(cat "$TW_SCHEMA_REGISTRY_JAVA_RECORD")
+tw_require_ports_free "$TW_PG_PRIMARY_PORT" "$TW_PG_STANDBY_PORT" "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT" \
+    "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT"
 
 # ---------------------------------------------------------------------------
 # Layout of the temp dir.
@@ -63,7 +72,11 @@ TW_KAFKA_CONFIG="$kafka_dir/server.properties"
 TW_KAFKA_DATA="$kafka_dir/data"
 TW_KAFKA_LOG="$TW_ENV_DIR/kafka.log"
 TW_KAFKA_BOOTSTRAP="$TW_HOST:$TW_KAFKA_PORT"
+TW_SCHEMA_REGISTRY_DIR="$TW_ENV_DIR/registry"
+TW_SCHEMA_REGISTRY_LOG="$TW_ENV_DIR/registry.log"
+TW_SCHEMA_REGISTRY_URL="http://$TW_HOST:$TW_SCHEMA_REGISTRY_PORT/apis/ccompat/v7"
 TW_KAFKA_PID=''
+TW_SCHEMA_REGISTRY_PID=''
 TW_PG_PRIMARY_PID=''
 TW_PG_STANDBY_PID=''
 
@@ -90,6 +103,16 @@ install -d -o "$TW_PG_OS_USER" -m 0700 "$TW_PG_STANDBY_SOCKET_DIR"
 pwfile="$TW_ENV_DIR/.pgpass-init"
 install -o "$TW_PG_OS_USER" -m 0600 /dev/null "$pwfile"
 printf '%s\n' "$TW_PG_SUPERUSER_PASSWORD" >"$pwfile"
+
+# ---------------------------------------------------------------------------
+# The schema registry goes first: its JVM needs a few seconds to boot, which
+# overlap with initdb and Kafka below. It is waited for at the end.
+# ---------------------------------------------------------------------------
+registry_password=$(tw_registry_password)
+TW_SCHEMA_REGISTRY_USER_INFO="$TW_SCHEMA_REGISTRY_USER:$registry_password"
+tw_registry_write_config "$TW_SCHEMA_REGISTRY_DIR" "$registry_password"
+tw_log "starting Apicurio Registry $TW_APICURIO_VERSION on :$TW_SCHEMA_REGISTRY_PORT"
+tw_registry_start
 
 # ---------------------------------------------------------------------------
 # Kafka storage format runs in the background while initdb works: each takes
@@ -167,8 +190,10 @@ TW_PG_VERSION_NUM=$(tw_psql "$TW_PG_SUPERUSER_DSN" -c 'SHOW server_version_num')
 
 tw_wait_until 120 "kafka to answer a metadata request on $TW_KAFKA_BOOTSTRAP" "$TW_KAFKA_LOG" "$TW_KAFKA_PID" \
     tw_kafka_answers "$TW_HOST" "$TW_KAFKA_PORT"
+tw_wait_until 120 "the schema registry to answer on $TW_SCHEMA_REGISTRY_URL" "$TW_SCHEMA_REGISTRY_LOG" \
+    "$TW_SCHEMA_REGISTRY_PID" tw_registry_answers "$TW_SCHEMA_REGISTRY_URL" "$TW_SCHEMA_REGISTRY_USER_INFO"
 
 tw_state_write
 trap - EXIT
-tw_log "up in $((SECONDS - started))s: PostgreSQL $TW_PG_VERSION primary :$TW_PG_PRIMARY_PORT (pid $TW_PG_PRIMARY_PID), standby :$TW_PG_STANDBY_PORT (pid $TW_PG_STANDBY_PID); Kafka $TW_KAFKA_VERSION $TW_KAFKA_BOOTSTRAP (pid $TW_KAFKA_PID)"
+tw_log "up in $((SECONDS - started))s: PostgreSQL $TW_PG_VERSION primary :$TW_PG_PRIMARY_PORT (pid $TW_PG_PRIMARY_PID), standby :$TW_PG_STANDBY_PORT (pid $TW_PG_STANDBY_PID); Kafka $TW_KAFKA_VERSION $TW_KAFKA_BOOTSTRAP (pid $TW_KAFKA_PID); Apicurio Registry $TW_APICURIO_VERSION $TW_SCHEMA_REGISTRY_URL (pid $TW_SCHEMA_REGISTRY_PID)"
 tw_log "source $TW_ENV_FILE"
