@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local quickstart: installs what is missing, builds Tidewater, starts a local
-# PostgreSQL primary + streaming standby and a Kafka broker (tests/env), runs
+# PostgreSQL primary + streaming standby, a Kafka broker and a schema
+# registry (tests/env), runs
 # `tidewater check` and then `tidewater run` against the standby, applies a
 # short workload on the primary (inserts, an update, a delete, a transaction
 # on two tables), and prints the change events from Kafka as JSON lines.
@@ -26,7 +27,7 @@ if ! { cmake -S . -B build -G Ninja && cmake --build build -j "$(nproc)"; } >bui
     echo "quickstart: the build failed (full log: build/quickstart-build.log)" >&2
     exit 1
 fi
-echo "== starting PostgreSQL primary + standby and Kafka (tests/env/up.sh)"
+echo "== starting PostgreSQL primary + standby, Kafka and the schema registry (tests/env/up.sh)"
 bash tests/env/up.sh
 # shellcheck disable=SC1091
 . tests/env/state/env.sh
@@ -34,12 +35,17 @@ if [ "$KEEP" -eq 0 ]; then
     trap 'echo "== stopping the services"; bash tests/env/down.sh >/dev/null' EXIT
 fi
 
+install -m 0600 /dev/null build/quickstart-registry-user-info
+printf '%s\n' "$TW_SCHEMA_REGISTRY_USER_INFO" >build/quickstart-registry-user-info
 cat >build/quickstart.properties <<PROPS
 # Written by deploy/quickstart.sh for the local services.
 # Local test credentials; in production use source.password_file.
 source.conninfo = $TW_PG_STANDBY_DSN
 source.publication = $TW_PG_PUBLICATION
 kafka.bootstrap.servers = $TW_KAFKA_BOOTSTRAP
+# Messages in Confluent's wire format, schemas registered in the local registry.
+schema.registry.url = $TW_SCHEMA_REGISTRY_URL
+schema.registry.basic.auth.user.info_file = $REPO/build/quickstart-registry-user-info
 PROPS
 echo "== tidewater check --config build/quickstart.properties"
 ./build/tidewater check --config build/quickstart.properties || exit 1
