@@ -65,6 +65,8 @@ TW_PG_OS_USER=twpg
 : "${TW_SCHEMA_REGISTRY_PORT:=58081}"
 # Quarkus management interface (health, metrics); it would take 9000 otherwise.
 : "${TW_SCHEMA_REGISTRY_MGMT_PORT:=58091}"
+# The same registry over HTTPS, with a certificate from a CA made per environment.
+: "${TW_SCHEMA_REGISTRY_TLS_PORT:=58443}"
 : "${TW_PG_PASSWORD:=tidewater-test-pw}"
 : "${TW_PG_SUPERUSER_PASSWORD:=postgres-test-pw}"
 : "${TW_KAFKA_HEAP_OPTS:=-Xms256m -Xmx512m}"
@@ -92,6 +94,7 @@ TW_STATE_VARS=(
     TW_SCHEMA_REGISTRY_DIR TW_SCHEMA_REGISTRY_LOG
     TW_SCHEMA_REGISTRY_PORT TW_SCHEMA_REGISTRY_MGMT_PORT
     TW_SCHEMA_REGISTRY_URL TW_SCHEMA_REGISTRY_USER_INFO
+    TW_SCHEMA_REGISTRY_TLS_PORT TW_SCHEMA_REGISTRY_HTTPS_URL TW_SCHEMA_REGISTRY_CA
     TW_PG_PRIMARY_PID TW_PG_STANDBY_PID TW_KAFKA_PID TW_SCHEMA_REGISTRY_PID
 )
 
@@ -650,7 +653,34 @@ quarkus.http.auth.basic=true
 quarkus.security.users.embedded.plain-text=true
 quarkus.security.users.embedded.users.$TW_SCHEMA_REGISTRY_USER=$pw
 quarkus.security.users.embedded.roles.$TW_SCHEMA_REGISTRY_USER=sr-admin
+# HTTPS beside HTTP, for the clients' TLS settings (CA verification).
+quarkus.http.ssl-port=$TW_SCHEMA_REGISTRY_TLS_PORT
+quarkus.http.ssl.certificate.files=$dir/tls/server.pem
+quarkus.http.ssl.certificate.key-files=$dir/tls/server-key.pem
 EOF
+}
+
+# A CA (DIR/tls/ca.pem) and a server certificate for 127.0.0.1 signed by it,
+# made for each environment: tests verify the registry against this CA, and a
+# client with another CA must refuse it.
+tw_registry_make_tls() { # DIR
+    local tls=$1/tls
+    install -d -m 0700 "$tls"
+    (
+        cd "$tls" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 30 \
+            -subj "/CN=tidewater test CA" &&
+            openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr \
+                -subj "/CN=$TW_HOST" &&
+            printf 'subjectAltName=IP:%s,DNS:localhost\n' "$TW_HOST" >server.ext &&
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+                -out server.pem -days 30 -extfile server.ext
+    ) >"$tls.log" 2>&1 || {
+        cat "$tls.log" >&2
+        tw_die "openssl could not make the registry's test certificates"
+    }
+    chmod 0644 "$tls/ca.pem"
+    chmod 0711 "$tls"
 }
 
 # Start the registry in the background and set TW_SCHEMA_REGISTRY_PID. It

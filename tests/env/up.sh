@@ -7,7 +7,9 @@
 #   - Schema registry      Apicurio Registry with the Confluent-compatible API
 #                          at TW_SCHEMA_REGISTRY_URL (TW_SCHEMA_REGISTRY_PORT
 #                          58081, management TW_SCHEMA_REGISTRY_MGMT_PORT
-#                          58091), HTTP basic auth with a password generated
+#                          58091, HTTPS TW_SCHEMA_REGISTRY_TLS_PORT 58443
+#                          with a certificate of a CA made here, whose PEM is
+#                          TW_SCHEMA_REGISTRY_CA), HTTP basic auth with a password generated
 #                          per environment (TW_SCHEMA_REGISTRY_USER_INFO), H2
 #                          storage in the temp dir
 # and write tests/env/state/env.sh for tests to source.
@@ -53,7 +55,7 @@ TW_KAFKA_LIBS=$TW_KAFKA_LIBS_DEFAULT
 TW_SCHEMA_REGISTRY_HOME=$TW_SCHEMA_REGISTRY_HOME_DEFAULT
 TW_SCHEMA_REGISTRY_JAVA=$(cat "$TW_SCHEMA_REGISTRY_JAVA_RECORD")
 tw_require_ports_free "$TW_PG_PRIMARY_PORT" "$TW_PG_STANDBY_PORT" "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT" \
-    "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT"
+    "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT" "$TW_SCHEMA_REGISTRY_TLS_PORT"
 
 # ---------------------------------------------------------------------------
 # Layout of the temp dir.
@@ -75,6 +77,8 @@ TW_KAFKA_BOOTSTRAP="$TW_HOST:$TW_KAFKA_PORT"
 TW_SCHEMA_REGISTRY_DIR="$TW_ENV_DIR/registry"
 TW_SCHEMA_REGISTRY_LOG="$TW_ENV_DIR/registry.log"
 TW_SCHEMA_REGISTRY_URL="http://$TW_HOST:$TW_SCHEMA_REGISTRY_PORT/apis/ccompat/v7"
+TW_SCHEMA_REGISTRY_HTTPS_URL="https://$TW_HOST:$TW_SCHEMA_REGISTRY_TLS_PORT/apis/ccompat/v7"
+TW_SCHEMA_REGISTRY_CA="$TW_ENV_DIR/registry/tls/ca.pem"
 TW_KAFKA_PID=''
 TW_SCHEMA_REGISTRY_PID=''
 TW_PG_PRIMARY_PID=''
@@ -111,6 +115,7 @@ printf '%s\n' "$TW_PG_SUPERUSER_PASSWORD" >"$pwfile"
 registry_password=$(tw_registry_password)
 TW_SCHEMA_REGISTRY_USER_INFO="$TW_SCHEMA_REGISTRY_USER:$registry_password"
 tw_registry_write_config "$TW_SCHEMA_REGISTRY_DIR" "$registry_password"
+tw_registry_make_tls "$TW_SCHEMA_REGISTRY_DIR"
 tw_log "starting Apicurio Registry $TW_APICURIO_VERSION on :$TW_SCHEMA_REGISTRY_PORT"
 tw_registry_start
 

@@ -10,7 +10,8 @@
 #      clear log, every start fails the same way; pause waits until the
 #      subject's compatibility is relaxed, then delivers every row once;
 #   3. wrong credentials: a clear error naming the registry URL, never the
-#      secret, from `tidewater run` and `tidewater check`.
+#      secret, from `tidewater run` and `tidewater check`;
+#   4. HTTPS verified against the environment's CA; another CA is refused.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
@@ -219,3 +220,27 @@ run_check --set "source.publication=${S}_pub" --set "schema.registry.url=$REG" \
     --set "schema.registry.basic.auth.user.info_file=$dir/user-info"
 expect_check OK schema_registry "$REG"
 note "wrong credentials: exit 1 naming $REG and HTTP 401, no secret in the log or in check"
+
+# ---- 4. HTTPS, verified against the environment's CA ----
+TLS=(--set "schema.registry.url=$TW_SCHEMA_REGISTRY_HTTPS_URL"
+    --set "schema.registry.ssl.ca.location=$TW_SCHEMA_REGISTRY_CA")
+run_check --set "source.publication=${S}_pub" "${TLS[@]}" \
+    --set "schema.registry.basic.auth.user.info_file=$dir/user-info"
+expect_check OK schema_registry "$TW_SCHEMA_REGISTRY_HTTPS_URL"
+before=$(count "$TOPIC")
+start_agent "$dir/agent3.log" "${ARGS[@]}" "${TLS[@]}"
+grep -q "schema registry $TW_SCHEMA_REGISTRY_HTTPS_URL: messages use Confluent" "$AGENT_LOG" ||
+    fail "the agent does not say it uses the HTTPS registry"
+psql_primary -c "INSERT INTO $S.t (id, a) VALUES (100002, 2)" >/dev/null
+wait_count "$TOPIC" $((before + 1)) 60
+stop_agent
+# A CA that did not sign the registry's certificate: refused, and said so.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/other-ca-key.pem" -out "$dir/other-ca.pem" \
+    -days 1 -subj "/CN=some other CA" >/dev/null 2>&1 || fail "openssl cannot make a CA"
+rc=0
+timeout 60 "$TW_BIN" run "${ARGS[@]}" "${TLS[@]}" --set "schema.registry.ssl.ca.location=$dir/other-ca.pem" \
+    >"$dir/tls.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "with a CA that did not sign the registry's certificate the agent exited $rc"
+grep 'level=error' "$dir/tls.log" | grep -F "$TW_SCHEMA_REGISTRY_HTTPS_URL" | grep -qi "certificate" ||
+    fail "the TLS error does not name the registry and the certificate: $(cat "$dir/tls.log")"
+note "HTTPS: verified with schema.registry.ssl.ca.location, rows delivered; another CA is refused at startup"
