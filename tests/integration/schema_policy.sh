@@ -122,7 +122,8 @@ psql_primary -c "INSERT INTO $S.q VALUES (1, 1)" >/dev/null
 wait_messages "$PREFIX" "$PREFIX.$S.q" 1
 psql_primary -c "ALTER TABLE $S.q ALTER COLUMN c TYPE int" >/dev/null
 wait_messages "$PREFIX" "$EVENTS" 3 # p paused, q added (at startup), q altered
-curl -fsS "$URL/metrics" | grep -q "tidewater_schema_paused{table=\"$S.q\"} 1" ||
+curl -fsS "$URL/metrics" >"$dir/metrics.txt"
+grep -q "tidewater_schema_paused{table=\"$S.q\"} 1" "$dir/metrics.txt" ||
     fail "a pause found by the catalog check does not show in tidewater_schema_paused"
 psql_primary -c "ALTER TABLE $S.q ADD COLUMN e int" >/dev/null
 wait_messages "$PREFIX" "$EVENTS" 4

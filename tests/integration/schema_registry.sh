@@ -24,7 +24,11 @@ SLOT="tw_sr_$ID"
 S="tw_sr_$ID"
 PORT=$((20000 + RANDOM % 20000))
 dir=$(mktemp -d)
+writer=""
 cleanup() {
+    # The writer would otherwise outlive a failed test (and hold ctest's pipe).
+    touch "$dir/stop-writer"
+    [ -z "$writer" ] || kill "$writer" 2>/dev/null || true
     drop_test_objects "$S" "$SLOT"
     # The registry must be up for the tests that follow, whatever happened.
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start registry >/dev/null 2>&1 || true
@@ -78,7 +82,9 @@ psql_primary -c "ALTER TABLE $S.t ADD COLUMN b text" >/dev/null
 for _ in $(seq 1 60); do [ "$(readyz)" = 503 ] && break; sleep 0.5; done
 [ "$(readyz)" = 503 ] && grep -q "waiting for the schema registry" "$dir/readyz.txt" ||
     fail "/readyz while the registry is down: $(cat "$dir/readyz.txt")"
-curl -s "$URL/metrics" | grep -q '^tidewater_schema_registry_waiting 1' ||
+# (Into a file first: grep -q quitting early would fail curl under pipefail.)
+curl -s "$URL/metrics" >"$dir/metrics.txt"
+grep -q '^tidewater_schema_registry_waiting 1' "$dir/metrics.txt" ||
     fail "tidewater_schema_registry_waiting is not 1 while the registry is down"
 grep -q 'publishing waits for the registry' "$AGENT_LOG" || fail "no log line says publishing waits for the registry"
 sleep 3
