@@ -1153,6 +1153,17 @@ static void teardown(pipe_t *p)
     free_rels(p);
 }
 
+/* run_once() ending before the stream is open: the producer and the
+ * catalog connection go (either may not be there yet); returns rc. */
+static int end_early(pipe_t *p, int rc)
+{
+    kafka_sink_destroy(p->sink);
+    p->sink = NULL;
+    tw_catalog_close(p->catalog);
+    p->catalog = NULL;
+    return rc;
+}
+
 /* One life of producer + stream, until stop, restart or a fatal error. */
 static int run_once(pipe_t *p)
 {
@@ -1173,19 +1184,15 @@ static int run_once(pipe_t *p)
     p->schemas_topic = kafka_sink_topic(p->sink, schemas_topic, 1, err, sizeof err);
     if (!p->schemas_topic) {
         tw_error("kafka", "%s", err);
-        kafka_sink_destroy(p->sink);
-        p->sink = NULL;
         p->cause = TW_RESTART_KAFKA;
-        return P_RESTART;
+        return end_early(p, P_RESTART);
     }
     snprintf(schemas_topic, sizeof schemas_topic, "%s.schema_changes", p->prefix);
     p->changes_topic = kafka_sink_topic(p->sink, schemas_topic, 0, err, sizeof err);
     if (!p->changes_topic) {
         tw_error("kafka", "%s", err);
-        kafka_sink_destroy(p->sink);
-        p->sink = NULL;
         p->cause = TW_RESTART_KAFKA;
-        return P_RESTART;
+        return end_early(p, P_RESTART);
     }
     atomic_store(&tw_m.kafka_connected, 1);
     p->catalog = tw_catalog_open(p->cfg, err, sizeof err);
@@ -1194,10 +1201,8 @@ static int run_once(pipe_t *p)
         tw_error("catalog", "%s%s", err,
                  permanent ? "; fix source.conninfo / source.password_file and start again"
                            : "; retrying");
-        kafka_sink_destroy(p->sink);
-        p->sink = NULL;
         p->cause = TW_RESTART_CATALOG;
-        return permanent ? P_FATAL : P_RESTART;
+        return end_early(p, permanent ? P_FATAL : P_RESTART);
     }
     if (!p->store) {
         /* Read fully before streaming: drift while the agent was down is
@@ -1206,12 +1211,8 @@ static int run_once(pipe_t *p)
         if (!p->store) {
             int dir = strcmp(tw_config_str(p->cfg, TW_CFG_SCHEMA_STORE), "dir") == 0;
             tw_error("schema", "%s%s", err, dir ? "" : "; retrying");
-            kafka_sink_destroy(p->sink);
-            p->sink = NULL;
-            tw_catalog_close(p->catalog);
-            p->catalog = NULL;
             p->cause = TW_RESTART_SCHEMA;
-            return dir ? P_FATAL : P_RESTART;
+            return end_early(p, dir ? P_FATAL : P_RESTART);
         }
         tw_store_set_writer(p->store, store_put, p);
         for (int i = 0; i < tw_store_count(p->store); i++) {
@@ -1229,25 +1230,15 @@ static int run_once(pipe_t *p)
         tw_registry_forget(p->registry);
         p->event_key_id = p->event_value_id = -1;
         int rrc = register_events(p);
-        if (rrc != P_OK) {
-            kafka_sink_destroy(p->sink);
-            p->sink = NULL;
-            tw_catalog_close(p->catalog);
-            p->catalog = NULL;
-            return rrc;
-        }
+        if (rrc != P_OK)
+            return end_early(p, rrc);
     }
     {
         int crc = check_catalog(p, p->startup_checked ? "catalog_check" : "startup");
         p->startup_checked = crc == P_OK;
         p->last_check_ms = now_ms();
-        if (crc != P_OK) {
-            kafka_sink_destroy(p->sink);
-            p->sink = NULL;
-            tw_catalog_close(p->catalog);
-            p->catalog = NULL;
-            return crc;
-        }
+        if (crc != P_OK)
+            return end_early(p, crc);
     }
     /* Slot creation may wait long on a standby: /healthz stays green. */
     atomic_store(&tw_m.loop_heartbeat_ms, 0);
@@ -1255,11 +1246,7 @@ static int run_once(pipe_t *p)
     if (!p->stream) {
         p->cause = TW_RESTART_STREAM;
         tw_error("stream", "%s", err);
-        kafka_sink_destroy(p->sink);
-        p->sink = NULL;
-        tw_catalog_close(p->catalog);
-        p->catalog = NULL;
-        return *p->stop ? P_STOP : retriable ? P_RESTART : P_FATAL;
+        return end_early(p, *p->stop ? P_STOP : retriable ? P_RESTART : P_FATAL);
     }
     const tw_stream_info *info = tw_stream_get_info(p->stream);
     pgo_decoder_init(&p->dec, info->proto_version);
@@ -1370,6 +1357,21 @@ static int run_once(pipe_t *p)
     return rc;
 }
 
+/* Frees what tw_pipeline_run set up (any of it may not be there yet);
+ * drain_ms: how long the webhook may still send held events. */
+static void release(pipe_t *p, int drain_ms)
+{
+    tw_webhook_stop(p->webhook, drain_ms);
+    tw_registry_free(p->registry);
+    tw_store_close(p->store);
+    tw_buf_free(&p->key);
+    tw_buf_free(&p->val);
+    tw_buf_free(&p->ekey);
+    tw_buf_free(&p->eval);
+    free(p->rels);
+    free(p->published);
+}
+
 int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
 {
     pipe_t p;
@@ -1402,10 +1404,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
                              1000, err, sizeof err);
         if (!p.webhook) {
             tw_error("webhook", "%s; fix schema.webhook.url", err);
-            tw_buf_free(&p.key);
-            tw_buf_free(&p.val);
-            tw_buf_free(&p.ekey);
-            tw_buf_free(&p.eval);
+            release(&p, 0);
             return 1;
         }
     }
@@ -1428,12 +1427,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
                      st == TW_REG_NOT_FOUND ? " (the URL is the base of the Confluent-compatible "
                                               "API, e.g. Apicurio's .../apis/ccompat/v7)"
                                             : "");
-            tw_registry_free(p.registry);
-            tw_webhook_stop(p.webhook, 0);
-            tw_buf_free(&p.key);
-            tw_buf_free(&p.val);
-            tw_buf_free(&p.ekey);
-            tw_buf_free(&p.eval);
+            release(&p, 0);
             return 1;
         }
         if (p.registry && st != TW_REG_OK)
@@ -1453,12 +1447,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         http = tw_http_start(listen, err, sizeof err);
         if (!http) {
             tw_error("http", "%s; set http.listen to a free host:port (or empty for none)", err);
-            tw_registry_free(p.registry);
-            tw_webhook_stop(p.webhook, 0);
-            tw_buf_free(&p.key);
-            tw_buf_free(&p.val);
-            tw_buf_free(&p.ekey);
-            tw_buf_free(&p.eval);
+            release(&p, 0);
             return 1;
         }
         tw_info("http", "serving /healthz, /readyz and /metrics on %s", listen);
@@ -1485,14 +1474,6 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
         delay_s = delay_s < 30 ? delay_s * 2 : 30;
     }
     tw_http_stop(http);
-    tw_webhook_stop(p.webhook, 5000);
-    tw_registry_free(p.registry);
-    tw_store_close(p.store);
-    tw_buf_free(&p.key);
-    tw_buf_free(&p.val);
-    tw_buf_free(&p.ekey);
-    tw_buf_free(&p.eval);
-    free(p.rels);
-    free(p.published);
+    release(&p, 5000);
     return rc == P_FATAL ? 1 : 0;
 }
