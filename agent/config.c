@@ -3,6 +3,7 @@
 #include "agent/errbuf.h"
 
 #include "agent/pgconn.h"
+#include "schemas/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -562,27 +563,6 @@ void tw_config_kafka_get(const tw_config *cfg, size_t i, const char **name, cons
         *origin = cfg->kafka[i].origin;
 }
 
-/* URLs (comma-separated) with any user:password part shown as (secret). */
-static void put_urls_redacted(FILE *out, const char *v)
-{
-    while (*v) {
-        size_t n = strcspn(v, ",");
-        const char *scheme = strstr(v, "://");
-        const char *host = scheme && (size_t)(scheme - v) < n ? scheme + 3 : NULL;
-        const char *at = NULL;
-        for (const char *q = host; q && q < v + n && *q != '/'; q++)
-            if (*q == '@')
-                at = q;
-        if (at)
-            fprintf(out, "%.*s(secret)%.*s", (int)(host - v), v, (int)(v + n - at), at);
-        else
-            fprintf(out, "%.*s", (int)n, v);
-        v += n;
-        if (*v == ',')
-            fputc(*v++, out);
-    }
-}
-
 void tw_config_dump(const tw_config *cfg, FILE *out)
 {
     for (int k = 0; k < TW_CFG__COUNT; k++) {
@@ -599,9 +579,9 @@ void tw_config_dump(const tw_config *cfg, FILE *out)
             fprintf(out, "%s = %s  # %s\n", d->name, red ? red : "(unparseable)", v->origin);
             free(red);
         } else if (k == TW_CFG_SCHEMA_REGISTRY_URL || k == TW_CFG_SCHEMA_WEBHOOK_URL) {
-            fprintf(out, "%s = ", d->name);
-            put_urls_redacted(out, v->value);
-            fprintf(out, "  # %s\n", v->origin);
+            char *red = tw_url_redact(v->value, "(secret)@");
+            fprintf(out, "%s = %s  # %s\n", d->name, red ? red : "(out of memory)", v->origin);
+            free(red);
         } else {
             fprintf(out, "%s = %s  # %s\n", d->name, v->value, v->origin);
         }

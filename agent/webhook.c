@@ -2,6 +2,7 @@
 
 #include "agent/errbuf.h"
 #include "agent/log.h"
+#include "schemas/url.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -84,27 +85,6 @@ static struct timespec mono_deadline(int ms)
         ts.tv_nsec -= 1000000000L;
     }
     return ts;
-}
-
-/* A copy of url without the user:password@ of its authority. */
-static char *without_userinfo(const char *url)
-{
-    size_t start = 0, scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                           "0123456789+-.");
-    if (strncmp(url + scheme, "://", 3) == 0)
-        start = scheme + 3;
-    size_t end = start + strcspn(url + start, "/?#");
-    size_t cut = start;
-    for (size_t i = start; i < end; i++)
-        if (url[i] == '@')
-            cut = i + 1;
-    size_t n = strlen(url);
-    char *out = malloc(n - (cut - start) + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, url, start);
-    memcpy(out + start, url + cut, n - cut + 1);
-    return out;
 }
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
@@ -317,7 +297,7 @@ tw_webhook *tw_webhook_start(const char *url, int timeout_ms, int attempts, int 
         return NULL;
     }
     tw_webhook *w = calloc(1, sizeof *w);
-    if (!w || !(w->url = strdup(url)) || !(w->shown = without_userinfo(url))) {
+    if (!w || !(w->url = strdup(url)) || !(w->shown = tw_url_redact(url, ""))) {
         tw_errf(err, errsize, "webhook: out of memory");
         if (w)
             destroy(w);

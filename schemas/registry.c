@@ -2,6 +2,7 @@
 
 #include "schemas/avro_bin.h"
 #include "schemas/sha256.h"
+#include "schemas/url.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -97,44 +98,35 @@ static int add_url(tw_registry *r, const char *url, size_t len, char *err, size_
         return -1;
     }
     char *full = strndup(url, len);
+    char *shown = full ? tw_url_redact(full, "") : NULL;
     CURLU *u = curl_url();
-    if (!full || !u) {
+    if (!shown || !u) {
         free(full);
+        free(shown);
         curl_url_cleanup(u);
         snprintf(err, errsize, "schema registry: out of memory");
         return -1;
     }
-    char *scheme = NULL, *shown = NULL;
+    char *scheme = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, full, 0);
     if (uc == CURLUE_OK)
         uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    int bad_scheme = uc == CURLUE_OK && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0;
-    if (uc == CURLUE_OK) {
-        curl_url_set(u, CURLUPART_USER, NULL, 0);
-        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-        uc = curl_url_get(u, CURLUPART_URL, &shown, 0);
-    }
     curl_url_cleanup(u);
     int rc = -1;
-    if (uc != CURLUE_OK)
+    if (uc != CURLUE_OK) {
         snprintf(err, errsize, "schema.registry.url: a URL does not parse: %s",
                  curl_url_strerror(uc));
-    else if (bad_scheme)
+    } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
         snprintf(err, errsize, "schema.registry.url '%s': only http:// and https:// are supported",
                  shown);
-    else {
-        size_t sl = strlen(shown);
-        while (sl && shown[sl - 1] == '/')
-            shown[--sl] = '\0';
+    } else {
         r->urls[r->nurls] = full;
-        r->shown[r->nurls] = strdup(shown);
-        full = NULL;
-        rc = r->shown[r->nurls++] ? 0 : -1;
-        if (rc)
-            snprintf(err, errsize, "schema registry: out of memory");
+        r->shown[r->nurls++] = shown;
+        full = shown = NULL;
+        rc = 0;
     }
     curl_free(scheme);
-    curl_free(shown);
+    free(shown);
     free(full);
     return rc;
 }
