@@ -3,6 +3,7 @@
  * against an in-process libmicrohttpd server on 127.0.0.1 that plays back
  * the answers the test queued and records every request it gets. */
 #include "schemas/registry.h"
+#include "tw_http_test.h"
 #include "tw_test.h"
 
 #include <arpa/inet.h>
@@ -45,53 +46,24 @@ typedef struct {
     unsigned port;
 } server;
 
-struct upload {
-    char *buf;
-    size_t len;
-};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
     server *s = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof *u);
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *grown = realloc(u->buf, u->len + *upload_size + 1);
-        if (!grown)
-            return MHD_NO;
-        memcpy(grown + u->len, upload, *upload_size);
-        u->buf = grown;
-        u->len += *upload_size;
-        u->buf[u->len] = '\0';
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    enum MHD_Result ret;
+    const char *body_in;
+    if (tw_http_body(con_cls, upload, upload_size, &ret, &body_in))
+        return ret;
     pthread_mutex_lock(&s->mu);
     int n = s->requests++;
     if (n < MAX_REQ) {
         seen_request *q = &s->req[n];
         q->method = strdup(method);
         q->path = strdup(url);
-        q->body = strdup(u->buf ? u->buf : "");
-        q->type = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
-        q->auth = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        q->body = strdup(body_in);
+        q->type = tw_test_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
+        q->auth = tw_test_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
     }
     unsigned status = 500;
     const char *body = "{\"error_code\":50001,\"message\":\"the test queued no answer\"}";
@@ -124,20 +96,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", SR_TYPE);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->buf);
-        free(u);
-        *con_cls = NULL;
-    }
 }
 
 /* Starts s on 127.0.0.1, any free port. */
@@ -146,17 +107,8 @@ static int server_start(server *s)
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* A thread per connection: a stalled answer holds only its own. */
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                                 NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (!s->daemon)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
-    return s->port ? 0 : -1;
+    s->daemon = tw_http_start(on_request, s, &s->port);
+    return s->daemon ? 0 : -1;
 }
 
 static void server_stop(server *s)
@@ -667,9 +619,9 @@ static void test_failover(void)
     snprintf(urls, sizeof urls, "http://127.0.0.1:%u", dead);
     r = open_registry(urls, NULL, 2000);
     if (r) {
-        int64_t t0 = now_ms();
+        int64_t t0 = tw_test_now_ms();
         st = tw_registry_register(r, "f-value", "\"int\"", 5, &id, err, sizeof err);
-        int64_t took = now_ms() - t0;
+        int64_t took = tw_test_now_ms() - t0;
         EXPECT(st == TW_REG_UNAVAILABLE, "dead: %s: %s", tw_reg_status_name(st), err);
         EXPECT(took < 1500, "a refused connection took %lld ms", (long long)took);
         snprintf(where, sizeof where, "http://127.0.0.1:%u", dead);
@@ -752,10 +704,10 @@ static void test_timeout(void)
         char err[1024], where[64];
         int32_t id = -1;
         answer_next(&s, 200, "{\"id\":1}", 1500);
-        int64_t t0 = now_ms();
+        int64_t t0 = tw_test_now_ms();
         tw_reg_status st =
             tw_registry_register(r, "slow-value", "\"int\"", 5, &id, err, sizeof err);
-        int64_t took = now_ms() - t0;
+        int64_t took = tw_test_now_ms() - t0;
         EXPECT(st == TW_REG_UNAVAILABLE, "stalled: %s: %s", tw_reg_status_name(st), err);
         EXPECT(took >= timeout_ms - 50 && took < 1200, "gave up after %lld ms, timeout %d ms",
                (long long)took, timeout_ms);
@@ -796,11 +748,11 @@ static void test_abort_forget_422(void)
         abort_when stop = {.s = &s, .after = requests(&s)};
         tw_registry_set_progress(r, abort_now, &stop);
         answer_next(&s, 200, "{\"id\":1}", 1500);
-        int64_t t0 = now_ms();
+        int64_t t0 = tw_test_now_ms();
         tw_reg_status st = tw_registry_register(r, "a-value", "\"int\"", 5, &id, err, sizeof err);
-        EXPECT(st == TW_REG_UNAVAILABLE && now_ms() - t0 < 1000 && stop.calls > 0,
-               "aborted: %s after %lld ms: %s", tw_reg_status_name(st), (long long)(now_ms() - t0),
-               err);
+        EXPECT(st == TW_REG_UNAVAILABLE && tw_test_now_ms() - t0 < 1000 && stop.calls > 0,
+               "aborted: %s after %lld ms: %s", tw_reg_status_name(st),
+               (long long)(tw_test_now_ms() - t0), err);
         EXPECT_CONTAINS(err, "aborted");
         EXPECT(tw_registry_last_http_status(r) == 0, "no status after an abort");
         stop.after = -1;
@@ -848,7 +800,7 @@ static void test_names(void)
 
 int main(void)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = tw_test_now_ms();
     test_names();
     test_new();
     test_register();
@@ -858,7 +810,7 @@ int main(void)
     test_schema_by_id();
     test_timeout();
     test_abort_forget_422();
-    int64_t took = now_ms() - t0;
+    int64_t took = tw_test_now_ms() - t0;
     EXPECT(took < 5000, "the test took %lld ms", (long long)took);
     return tw_test_exit("test_registry");
 }

@@ -2,6 +2,7 @@
  * in-process libmicrohttpd server on 127.0.0.1 whose answers the test sets. */
 #include "agent/log.h"
 #include "agent/webhook.h"
+#include "tw_http_test.h"
 #include "tw_test.h"
 
 #include <arpa/inet.h>
@@ -33,57 +34,21 @@ typedef struct {
     unsigned port;
 } server;
 
-struct upload {
-    char *buf;
-    size_t len;
-};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
     server *s = cls;
-    struct upload *u = *con_cls;
-    if (!u) {
-        *con_cls = calloc(1, sizeof *u);
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        char *grown = realloc(u->buf, u->len + *upload_size + 1);
-        if (!grown)
-            return MHD_NO;
-        memcpy(grown + u->len, upload, *upload_size);
-        u->buf = grown;
-        u->len += *upload_size;
-        u->buf[u->len] = '\0';
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    enum MHD_Result ret;
+    const char *body_in;
+    if (tw_http_body(con_cls, upload, upload_size, &ret, &body_in))
+        return ret;
     pthread_mutex_lock(&s->mu);
     int n = s->requests++;
     if (n < MAX_REQ) {
-        s->bodies[n] = strdup(u->buf ? u->buf : "");
-        s->types[n] = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
-        s->agents[n] = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
+        s->bodies[n] = strdup(body_in);
+        s->types[n] = tw_test_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
+        s->agents[n] = tw_test_dup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"));
         s->methods[n] = strdup(method);
     }
     unsigned status = n < s->fail_first ? 500 : s->status;
@@ -100,20 +65,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct upload *u = *con_cls;
-    if (u) {
-        free(u->buf);
-        free(u);
-        *con_cls = NULL;
-    }
 }
 
 /* Starts s (its behaviour fields already set) on 127.0.0.1, any free port. */
@@ -121,17 +75,8 @@ static int server_start(server *s)
 {
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* A thread per connection: a stalled answer holds only its own. */
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                                 NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (!s->daemon)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
-    return s->port ? 0 : -1;
+    s->daemon = tw_http_start(on_request, s, &s->port);
+    return s->daemon ? 0 : -1;
 }
 
 static void server_stop(server *s)
@@ -163,9 +108,9 @@ static int requests(server *s)
 /* Waits until the server has seen at least n requests, up to ms. */
 static int wait_requests(server *s, int n, int ms)
 {
-    int64_t until = now_ms() + ms;
-    while (requests(s) < n && now_ms() < until)
-        sleep_ms(5);
+    int64_t until = tw_test_now_ms() + ms;
+    while (requests(s) < n && tw_test_now_ms() < until)
+        tw_test_sleep_ms(5);
     return requests(s) >= n;
 }
 
@@ -179,9 +124,9 @@ static tw_webhook_stats stats(const tw_webhook *w)
 /* Waits until the counter (delivered/failed/dropped) reaches n, up to ms. */
 #define WAIT_STAT(w, field, n, ms)                                                                 \
     do {                                                                                           \
-        int64_t until_ = now_ms() + (ms);                                                          \
-        while (stats(w).field < (uint64_t)(n) && now_ms() < until_)                                \
-            sleep_ms(5);                                                                           \
+        int64_t until_ = tw_test_now_ms() + (ms);                                                  \
+        while (stats(w).field < (uint64_t)(n) && tw_test_now_ms() < until_)                        \
+            tw_test_sleep_ms(5);                                                                   \
     } while (0)
 
 static tw_webhook *start_on(const server *s, const char *userinfo, int timeout_ms, int attempts,
@@ -277,20 +222,20 @@ static void test_slow_server(void)
     EXPECT(server_start(&s) == 0, "server start");
     tw_webhook *w = start_on(&s, "", timeout_ms, 2, 200);
     if (w) {
-        int64_t t0 = now_ms();
+        int64_t t0 = tw_test_now_ms();
         EXPECT(tw_webhook_post(w, "{\"slow\":0}", 10) == 0, "post");
         EXPECT(wait_requests(&s, 1, 5000), "the first attempt never arrived");
         /* An attempt is hanging on the server now: posting must not notice. */
-        int64_t p0 = now_ms();
+        int64_t p0 = tw_test_now_ms();
         int ok = 0;
         for (int i = 0; i < 100; i++)
             ok += tw_webhook_post(w, "{\"slow\":1}", 10) == 0;
-        int64_t took = now_ms() - p0;
+        int64_t took = tw_test_now_ms() - p0;
         EXPECT(ok == 100, "%d of 100 posts queued", ok);
         EXPECT(took < timeout_ms / 3, "100 posts took %lld ms, timeout is %d ms", (long long)took,
                timeout_ms);
         WAIT_STAT(w, failed, 1, 10000);
-        int64_t failed_after = now_ms() - t0;
+        int64_t failed_after = tw_test_now_ms() - t0;
         tw_webhook_stats st = stats(w);
         EXPECT(st.failed >= 1 && st.delivered == 0, "failed %llu delivered %llu",
                (unsigned long long)st.failed, (unsigned long long)st.delivered);
@@ -389,9 +334,9 @@ static void test_stop_bounded(void)
         EXPECT(tw_webhook_post(w, "{\"a\":1}", 7) == 0, "post");
         EXPECT(tw_webhook_post(w, "{\"a\":2}", 7) == 0, "post");
         EXPECT(wait_requests(&s, 1, 5000), "the first attempt never arrived");
-        int64_t t0 = now_ms();
+        int64_t t0 = tw_test_now_ms();
         tw_webhook_stop(w, drain_ms);
-        int64_t took = now_ms() - t0;
+        int64_t took = tw_test_now_ms() - t0;
         EXPECT(took >= drain_ms - 5 && took < drain_ms + 500, "stop(%d) took %lld ms", drain_ms,
                (long long)took);
     }
