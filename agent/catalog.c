@@ -197,8 +197,13 @@ static PGresult *exec_retry(tw_catalog *c, const char *sql, int nparams, const c
 int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_table **tabs,
                          int *ntabs, char *err, size_t errsize)
 {
+    /* Size and row estimate for snapshots: pages now (the relation may
+     * have grown since a snapshot was taken), reltuples as of the last
+     * VACUUM/ANALYZE (-1: never). Row filters exist from PostgreSQL 15. */
     static const char tabs_sql[] =
-        "SELECT c.oid, pt.schemaname, pt.tablename "
+        "SELECT c.oid, pt.schemaname, pt.tablename, c.relkind, "
+        "       pg_catalog.pg_relation_size(c.oid) / "
+        "         pg_catalog.current_setting('block_size')::bigint, c.reltuples::bigint, %s "
         "FROM pg_catalog.pg_publication_tables pt "
         "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
         "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
@@ -211,7 +216,9 @@ int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_tabl
         "unnest(pt.attnames) WITH ORDINALITY AS u(name, i) "
         "WHERE pt.pubname = $1 ORDER BY 1, u.i";
     const char *params[1] = {pub};
-    PGresult *t = exec_retry(c, tabs_sql, 1, params, err, errsize);
+    char sql[sizeof tabs_sql + 32];
+    snprintf(sql, sizeof sql, tabs_sql, PQserverVersion(c->conn) >= 150000 ? "pt.rowfilter" : "NULL");
+    PGresult *t = exec_retry(c, sql, 1, params, err, errsize);
     if (!t)
         return -1;
     PGresult *k = NULL;
@@ -250,6 +257,10 @@ int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_tabl
         tab[i].relid = (uint32_t)strtoul(PQgetvalue(t, i, 0), NULL, 10);
         tab[i].nspname = PQgetvalue(t, i, 1);
         tab[i].relname = PQgetvalue(t, i, 2);
+        tab[i].relkind = PQgetvalue(t, i, 3)[0];
+        tab[i].pages = strtoll(PQgetvalue(t, i, 4), NULL, 10);
+        tab[i].reltuples = strtoll(PQgetvalue(t, i, 5), NULL, 10);
+        tab[i].rowfilter = PQgetisnull(t, i, 6) ? NULL : PQgetvalue(t, i, 6);
         if (!k)
             continue;
         /* rows of k are ordered by relid: binary search for this
@@ -304,6 +315,50 @@ int tw_catalog_begin_snapshot(tw_catalog *c, char *err, size_t errsize)
     if (!res)
         return -1;
     PQclear(res);
+    return 0;
+}
+
+int tw_catalog_import_snapshot(tw_catalog *c, const char *name, char *err, size_t errsize)
+{
+    if (tw_catalog_begin_snapshot(c, err, errsize) != 0)
+        return -1;
+    /* SET TRANSACTION SNAPSHOT takes no parameters: a literal, escaped. */
+    char *lit = PQescapeLiteral(c->conn, name, strlen(name));
+    char sql[256];
+    if (!lit || strlen(lit) > 200) {
+        PQfreemem(lit);
+        snprintf(err, errsize, "malformed snapshot name");
+        tw_catalog_end_snapshot(c);
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT %s", lit);
+    PQfreemem(lit);
+    PGresult *res = tw_pg_exec(c->conn, sql, 0, NULL, err, errsize);
+    if (!res) {
+        tw_catalog_end_snapshot(c);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn,
+                               char *err, size_t errsize)
+{
+    if (tw_catalog_begin_snapshot(c, err, errsize) != 0)
+        return -1;
+    PGresult *res = tw_pg_exec(c->conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err,
+                               errsize);
+    if (!res) {
+        tw_catalog_end_snapshot(c);
+        return -1;
+    }
+    snprintf(name, namesize, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (tw_catalog_current_lsn(c, lsn, err, errsize) != 0) {
+        tw_catalog_end_snapshot(c);
+        return -1;
+    }
     return 0;
 }
 

@@ -102,7 +102,7 @@ static void put_label(out_t *o, const char *v)
 size_t tw_metrics_render(char *buf, size_t size)
 {
     out_t o = {buf, size, 0};
-    static const char *const ops = "cudt";
+    static const char *const ops = "cudtr";
     static const char *const causes[TW_RESTART__COUNT] = {"kafka", "stream", "catalog", "schema"};
     if (size)
         buf[0] = '\0';
@@ -118,6 +118,39 @@ size_t tw_metrics_render(char *buf, size_t size)
             put_label(&o, t->table);
             put(&o, "\",op=\"%c\"} %llu\n", ops[i],
                 (unsigned long long)atomic_load(&t->changes[i]));
+        }
+    family(&o, "tidewater_snapshot_running", "gauge", "1 while a snapshot is being read.");
+    put(&o, "tidewater_snapshot_running %d\n", atomic_load(&tw_m.snapshot_running));
+    family(&o, "tidewater_snapshot_tables", "gauge",
+           "Tables in the current (or last) snapshot.");
+    put(&o, "tidewater_snapshot_tables %d\n", atomic_load(&tw_m.snapshot_tables));
+    family(&o, "tidewater_snapshot_completed_timestamp_seconds", "gauge",
+           "When the last snapshot was complete (0: none by this process).");
+    put(&o, "tidewater_snapshot_completed_timestamp_seconds %.3f\n",
+        (double)atomic_load(&tw_m.snapshot_completed_ms) / 1000.0);
+    family(&o, "tidewater_snapshot_rows", "gauge",
+           "Rows published by the current (or last) snapshot, by table.");
+    for (tw_table_metrics *t = tables; t; t = t->next)
+        if (atomic_load(&t->snapshot_estimated) != 0 || atomic_load(&t->snapshot_rows) != 0) {
+            put(&o, "tidewater_snapshot_rows{table=\"");
+            put_label(&o, t->table);
+            put(&o, "\"} %llu\n", (unsigned long long)atomic_load(&t->snapshot_rows));
+        }
+    family(&o, "tidewater_snapshot_rows_estimated", "gauge",
+           "The planner's row estimate of each table in the snapshot (-1: unknown).");
+    for (tw_table_metrics *t = tables; t; t = t->next)
+        if (atomic_load(&t->snapshot_estimated) != 0 || atomic_load(&t->snapshot_rows) != 0) {
+            put(&o, "tidewater_snapshot_rows_estimated{table=\"");
+            put_label(&o, t->table);
+            put(&o, "\"} %lld\n", (long long)atomic_load(&t->snapshot_estimated));
+        }
+    family(&o, "tidewater_snapshot_table_done", "gauge",
+           "1 when a table's snapshot is complete.");
+    for (tw_table_metrics *t = tables; t; t = t->next)
+        if (atomic_load(&t->snapshot_estimated) != 0 || atomic_load(&t->snapshot_rows) != 0) {
+            put(&o, "tidewater_snapshot_table_done{table=\"");
+            put_label(&o, t->table);
+            put(&o, "\"} %d\n", atomic_load(&t->snapshot_done));
         }
     family(&o, "tidewater_schema_changes_total", "counter",
            "Schema-change events, by table and Avro compatibility of old vs new schema.");
@@ -222,7 +255,9 @@ size_t tw_metrics_render(char *buf, size_t size)
 
 int tw_metrics_ready(char *why, size_t whysize)
 {
-    if (!atomic_load(&tw_m.pg_connected) || !atomic_load(&tw_m.streaming)) {
+    /* A snapshot is flowing data too: it reads and produces. */
+    if ((!atomic_load(&tw_m.pg_connected) || !atomic_load(&tw_m.streaming)) &&
+        !atomic_load(&tw_m.snapshot_running)) {
         snprintf(why, whysize, "not streaming from PostgreSQL");
         return 0;
     }

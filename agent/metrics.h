@@ -17,13 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TW_OP_C, TW_OP_U, TW_OP_D, TW_OP_T, TW_OP__COUNT };
+enum { TW_OP_C, TW_OP_U, TW_OP_D, TW_OP_T, TW_OP_R, TW_OP__COUNT };
 
 typedef struct tw_table_metrics {
     char table[160]; /* schema.table */
     atomic_ullong changes[TW_OP__COUNT];
     atomic_ullong schema_changes[4]; /* by avro_compat class: NONE BACKWARD FORWARD FULL */
     atomic_int schema_paused;        /* rows of a new shape held for `schemas accept` */
+    atomic_ullong snapshot_rows;     /* rows of the current (or last) snapshot */
+    atomic_llong snapshot_estimated; /* the planner's estimate for it; -1 unknown */
+    atomic_int snapshot_done;        /* the table's snapshot finished */
     struct tw_table_metrics *next;
 } tw_table_metrics;
 
@@ -55,6 +58,9 @@ typedef struct {
     atomic_ullong webhook_delivered, webhook_failed, webhook_dropped;
     atomic_ullong registry_requests[TW_REGISTRY_RESULTS]; /* by tw_reg_status */
     atomic_int registry_waiting; /* publishing waits for the schema registry */
+    atomic_int snapshot_running;        /* a snapshot is being read */
+    atomic_int snapshot_tables;         /* tables in the current (or last) snapshot */
+    atomic_llong snapshot_completed_ms; /* wall ms the last snapshot was complete, 0 none */
 } tw_metrics;
 
 extern tw_metrics tw_m;

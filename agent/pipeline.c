@@ -11,6 +11,7 @@
 #include "agent/pgconn.h"
 #include "agent/registry_conf.h"
 #include "agent/schema_store.h"
+#include "agent/snapshot.h"
 #include "agent/stream.h"
 #include "agent/webhook.h"
 #include "decoders/pgoutput.h"
@@ -23,12 +24,15 @@
 #include <string.h>
 #include <time.h>
 
-/* Delivery opaque of schema messages; transaction ids start at 1. */
-#define SCHEMA_OPAQUE UINT64_MAX
-#define TXN_RING      16384
-#define FLUSH_MS      30000
+/* Delivery opaques of schema messages and snapshot rows; transaction ids
+ * start at 1. */
+#define SCHEMA_OPAQUE   UINT64_MAX
+#define SNAPSHOT_OPAQUE (UINT64_MAX - 1)
+#define TXN_RING        16384
+#define FLUSH_MS        30000
 
-enum { P_OK = 0, P_RESTART, P_FATAL, P_STOP };
+enum { P_OK = 0, P_RESTART, P_FATAL, P_STOP, P_DONE /* snapshot.mode=initial_only */ };
+enum { SNAP_INITIAL, SNAP_NEVER, SNAP_WHEN_NEEDED, SNAP_INITIAL_ONLY };
 enum { POLICY_CONTINUE, POLICY_PAUSE, POLICY_FAIL };
 static const char *const policy_names[] = {"continue", "pause", "fail"};
 
@@ -82,6 +86,12 @@ typedef struct {
 
     int64_t last_status_ms, last_progress_ms, last_slot_check_ms;
     int cause; /* TW_RESTART_*: why the last P_RESTART was decided */
+
+    /* snapshot.mode */
+    int snapshot_mode;
+    uint64_t snap_acked, snap_failed; /* delivery reports of snapshot rows */
+    tw_snapshot_job *snap;            /* while one runs */
+    int64_t snap_started_ms, snap_last_log_ms;
     uint64_t delivery_failures;
     char last_delivery_err[256];
     uint64_t changes, nulled;
@@ -100,6 +110,15 @@ static int64_t wall_ms(void)
 static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
 {
     pipe_t *p = app;
+    if (opaque == SNAPSHOT_OPAQUE) {
+        p->snap_acked++;
+        if (!ok) {
+            p->snap_failed++;
+            atomic_fetch_add(&tw_m.delivery_errors, 1);
+            snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
+        }
+        return;
+    }
     if (opaque == SCHEMA_OPAQUE) {
         p->schema_acks_pending--;
         if (!ok) {
@@ -1136,6 +1155,422 @@ static int on_message(pipe_t *p, const pgo_msg *m)
     }
 }
 
+/* ---- the initial snapshot (agent/snapshot.h) ---- */
+
+static void snapshot_key(pipe_t *p, char *out, size_t outsize)
+{
+    snprintf(out, outsize, "snapshot:%s", tw_config_str(p->cfg, TW_CFG_SLOT_NAME));
+}
+
+/* Writes the slot's snapshot record (durable before the caller goes on). */
+static int snapshot_record(pipe_t *p, json_t *rec)
+{
+    char key[128], err[1024];
+    snapshot_key(p, key, sizeof key);
+    if (tw_store_set_state(p->store, key, rec, err, sizeof err) != 0)
+        return store_failed(p, err);
+    return P_OK;
+}
+
+static void snapshot_progress(pipe_t *p, const char *what)
+{
+    tw_snapshot_job *j = p->snap;
+    long long rows = 0, est = 0;
+    int done = 0, unknown = 0;
+    for (int i = 0; i < j->ntables; i++) {
+        rows += atomic_load(&j->tables[i].rows);
+        done += atomic_load(&j->tables[i].done);
+        if (j->tables[i].est_rows < 0)
+            unknown = 1;
+        else
+            est += j->tables[i].est_rows;
+    }
+    double s = (double)(now_ms() - p->snap_started_ms) / 1000.0;
+    char pct[32] = "";
+    if (!unknown && est > 0)
+        snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * (double)rows / (double)est);
+    tw_info("snapshot",
+            "%s: %lld of %s%lld rows%s, %d of %d tables done, %.0f rows/s, %" PRIu64
+            " acknowledged by Kafka",
+            what, rows, unknown ? "at least ~" : "~", est, pct, done, j->ntables,
+            s > 0 ? (double)rows / s : 0.0, p->snap_acked);
+}
+
+/* Between snapshot rows, on the pipeline's thread: deliveries, liveness,
+ * stop, progress. */
+static int snapshot_tick(void *arg)
+{
+    pipe_t *p = arg;
+    atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
+    kafka_sink_poll(p->sink, 100);
+    atomic_store(&tw_m.kafka_connected, kafka_sink_connected(p->sink));
+    atomic_store(&tw_m.queue_messages, kafka_sink_outstanding(p->sink));
+    char err[512];
+    if (*p->stop || p->snap_failed || kafka_sink_fatal(p->sink, err, sizeof err))
+        return 1;
+    if (now_ms() - p->snap_last_log_ms >= 10000) {
+        p->snap_last_log_ms = now_ms();
+        snapshot_progress(p, "snapshot in progress");
+    }
+    return 0;
+}
+
+static void free_snap_tables(tw_snap_table *t, int n)
+{
+    for (int i = 0; t && i < n; i++) {
+        tw_relation_free((tw_relation *)t[i].rel);
+        free((tw_relation *)t[i].rel);
+    }
+    free(t);
+}
+
+/* The published tables as the snapshot sees them, ready to be read: relation
+ * built from the catalog, topic, schemas published (and registered). The
+ * catalog session is already inside the snapshot. */
+static int snapshot_tables(pipe_t *p, tw_snap_table **out, int *nout)
+{
+    char err[1024];
+    const tw_published_table *tabs;
+    int ntabs;
+    const char *pub = tw_config_str(p->cfg, TW_CFG_SOURCE_PUBLICATION);
+    *out = NULL;
+    *nout = 0;
+    if (tw_catalog_published(p->catalog, pub, &tabs, &ntabs, err, sizeof err) != 0) {
+        tw_error("snapshot", "cannot list the tables of publication %s: %s; retrying", pub, err);
+        p->cause = TW_RESTART_CATALOG;
+        return P_RESTART;
+    }
+    tw_snap_table *t = calloc((size_t)ntabs + 1, sizeof *t);
+    if (!t)
+        return P_FATAL;
+    int n = 0, rc = P_OK;
+    for (int i = 0; i < ntabs && rc == P_OK; i++) {
+        const tw_column_catalog *cols;
+        int ncols;
+        if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0) {
+            tw_error("snapshot", "cannot read the catalog of %s.%s: %s; retrying", tabs[i].nspname,
+                     tabs[i].relname, err);
+            p->cause = TW_RESTART_CATALOG;
+            rc = P_RESTART;
+            break;
+        }
+        tw_relation *r = calloc(1, sizeof *r);
+        if (!r) {
+            rc = P_FATAL;
+            break;
+        }
+        if (tw_relation_build_from_catalog(r, tabs[i].relid, tabs[i].nspname, tabs[i].relname, cols,
+                                           ncols, tabs[i].attnames, tabs[i].nattnames, p->prefix,
+                                           &p->topts, err, sizeof err) != 0) {
+            tw_error("snapshot", "%s", err);
+            free(r);
+            rc = P_FATAL;
+            break;
+        }
+        t[n].rel = r;
+        n++;
+        r->app = kafka_sink_topic(p->sink, r->topic, 0, err, sizeof err);
+        if (!r->app) {
+            tw_error("kafka", "%s", err);
+            p->cause = TW_RESTART_KAFKA;
+            rc = P_RESTART;
+            break;
+        }
+        r->stats = tw_metrics_table(r->nspname, r->relname);
+        t[n - 1].relkind = tabs[i].relkind;
+        t[n - 1].rowfilter =
+            tabs[i].rowfilter; /* valid until the next catalog call: copied below */
+        t[n - 1].pages = tabs[i].pages;
+        t[n - 1].est_rows = tabs[i].reltuples;
+        if (r->nkey == 0)
+            tw_warn("snapshot",
+                    "table %s.%s has no primary key or replica identity index: its rows are "
+                    "published with a null key (consumers cannot tell them apart by key)",
+                    r->nspname, r->relname);
+        rc = r->nkey > 0 ? publish_schema(p, r->key_schema_id, &r->key_schema) : P_OK;
+        if (rc == P_OK)
+            rc = publish_schema(p, r->value_schema_id, &r->value_schema);
+        if (rc == P_OK && p->registry)
+            rc = register_relation(p, r);
+    }
+    /* Row filters point into the catalog's result: keep copies. */
+    for (int i = 0; i < n; i++)
+        if (t[i].rowfilter && !(t[i].rowfilter = strdup(t[i].rowfilter)))
+            rc = P_FATAL;
+    *out = t;
+    *nout = n;
+    return rc;
+}
+
+static void free_snapshot(tw_snap_table *t, int n)
+{
+    for (int i = 0; t && i < n; i++)
+        free((char *)t[i].rowfilter);
+    free_snap_tables(t, n);
+}
+
+/* Reads every published table inside snapshot snapname (consistent point
+ * lsn) and waits until Kafka acknowledged every row. import: the catalog
+ * session imports the snapshot (otherwise it exported it and is inside). */
+static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int import,
+                         long long *rows_out)
+{
+    char err[1024], lsntxt[32];
+    if (import && tw_catalog_import_snapshot(p->catalog, snapname, err, sizeof err) != 0) {
+        tw_error("snapshot", "cannot read the catalog inside snapshot %s: %s; retrying", snapname,
+                 err);
+        p->cause = TW_RESTART_CATALOG;
+        return P_RESTART;
+    }
+    tw_snap_table *tabs = NULL;
+    int ntabs = 0;
+    int rc = snapshot_tables(p, &tabs, &ntabs);
+    if (import)
+        tw_catalog_end_snapshot(p->catalog); /* the replication session holds the snapshot */
+    if (rc != P_OK) {
+        free_snapshot(tabs, ntabs);
+        return rc;
+    }
+    tw_snapshot_job job = {.cfg = p->cfg,
+                           .sink = p->sink,
+                           .snapshot_name = snapname,
+                           .lsn = lsn,
+                           .ts_ms = wall_ms(),
+                           .prefix = p->prefix,
+                           .db = tw_catalog_dbname(p->catalog),
+                           .threads = (int)tw_config_int(p->cfg, TW_CFG_SNAPSHOT_MAX_THREADS),
+                           .opaque = SNAPSHOT_OPAQUE,
+                           .tables = tabs,
+                           .ntables = ntabs,
+                           .tick = snapshot_tick,
+                           .arg = p};
+    for (int i = 0; i < ntabs; i++) {
+        tw_table_metrics *tm = tabs[i].rel->stats;
+        if (tm) {
+            atomic_store(&tm->snapshot_rows, 0);
+            atomic_store(&tm->snapshot_estimated, tabs[i].est_rows);
+            atomic_store(&tm->snapshot_done, 0);
+        }
+    }
+    p->snap = &job;
+    p->snap_acked = p->snap_failed = 0;
+    p->snap_started_ms = p->snap_last_log_ms = now_ms();
+    atomic_store(&tw_m.snapshot_running, 1);
+    atomic_store(&tw_m.snapshot_tables, ntabs);
+    tw_info("snapshot", "snapshot %s at %s: %d table(s) of publication %s", snapname,
+            tw_lsn_str(lsn, lsntxt, sizeof lsntxt), ntabs,
+            tw_config_str(p->cfg, TW_CFG_SOURCE_PUBLICATION));
+    int src = tw_snapshot_run(&job, err, sizeof err);
+    uint64_t produced = atomic_load(&job.produced);
+    /* Every row acknowledged, or a reason to give up. */
+    while (src == TW_SNAP_OK && p->snap_acked < produced)
+        if (snapshot_tick(p) != 0)
+            src = TW_SNAP_ABORTED;
+    atomic_store(&tw_m.snapshot_running, 0);
+    if (atomic_load(&job.nulled))
+        tw_warn("snapshot",
+                "%llu numeric NaN/Infinity value(s) sent as null: an Avro decimal cannot hold them",
+                (unsigned long long)atomic_load(&job.nulled));
+    if (src == TW_SNAP_OK) {
+        snapshot_progress(p, "snapshot complete");
+        atomic_store(&tw_m.snapshot_completed_ms, wall_ms());
+        *rows_out = (long long)produced;
+        rc = P_OK;
+    } else if (src == TW_SNAP_FATAL) {
+        tw_error("snapshot", "%s", err);
+        rc = P_FATAL;
+    } else if (*p->stop) {
+        tw_warn("snapshot",
+                "stopped during the snapshot (%" PRIu64 " rows sent): it is taken again from the "
+                "start at the next start",
+                produced);
+        rc = P_STOP;
+    } else {
+        char kerr[1100] = "";
+        if (p->snap_failed)
+            snprintf(kerr, sizeof kerr, "delivery failed: %s", p->last_delivery_err);
+        else if (kafka_sink_fatal(p->sink, kerr, sizeof kerr))
+            ; /* kerr says it */
+        else
+            snprintf(kerr, sizeof kerr, "%s", err);
+        tw_error("snapshot", "%s; the snapshot is taken again from the start", kerr);
+        p->cause = src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
+        rc = P_RESTART;
+    }
+    p->snap = NULL;
+    free_snapshot(tabs, ntabs);
+    return rc;
+}
+
+/* snapshot.mode=initial_only: a snapshot without a slot (the catalog
+ * session exports one), then the agent is done. */
+static int snapshot_only(pipe_t *p)
+{
+    char err[1024], name[128];
+    uint64_t lsn = 0;
+    if (tw_catalog_export_snapshot(p->catalog, name, sizeof name, &lsn, err, sizeof err) != 0) {
+        tw_error("snapshot", "cannot take a snapshot: %s; retrying", err);
+        p->cause = TW_RESTART_CATALOG;
+        return P_RESTART;
+    }
+    long long rows = 0;
+    int rc = take_snapshot(p, name, lsn, 0, &rows);
+    tw_catalog_end_snapshot(p->catalog);
+    if (rc == P_OK) {
+        tw_info("snapshot",
+                "snapshot.mode=initial_only: %lld rows published; no slot was created; "
+                "exiting",
+                rows);
+        return P_DONE;
+    }
+    return rc;
+}
+
+/* Opens the replication session and decides, from the slot and the durable
+ * snapshot record, whether to take a snapshot before streaming. */
+static int open_stream(pipe_t *p)
+{
+    char err[1024], lsn[32], lsn2[32];
+    int retriable = 0;
+    const char *slot = tw_config_str(p->cfg, TW_CFG_SLOT_NAME);
+    const char *mode = tw_config_str(p->cfg, TW_CFG_SNAPSHOT_MODE);
+    /* Slot creation may wait long on a standby: /healthz stays green. */
+    atomic_store(&tw_m.loop_heartbeat_ms, 0);
+    p->stream = tw_stream_connect(p->cfg, &retriable, err, sizeof err);
+    if (!p->stream) {
+        p->cause = TW_RESTART_STREAM;
+        tw_error("stream", "%s", err);
+        return *p->stop ? P_STOP : retriable ? P_RESTART : P_FATAL;
+    }
+    const tw_stream_info *info = tw_stream_get_info(p->stream);
+    char key[128];
+    snapshot_key(p, key, sizeof key);
+    const json_t *rec = tw_store_state(p->store, key);
+    const char *status = rec ? json_string_value(json_object_get(rec, "status")) : NULL;
+    int interrupted = status && strcmp(status, "running") == 0;
+    int completed = status && strcmp(status, "done") == 0;
+    uint64_t rec_lsn = 0;
+    const char *rl = rec ? json_string_value(json_object_get(rec, "consistent_lsn")) : NULL;
+    if (rl)
+        tw_lsn_parse(rl, &rec_lsn);
+    int need = 0, drop = 0;
+    switch (info->slot_state) {
+    case TW_SLOT_USABLE:
+        if (!interrupted)
+            break;
+        if (p->snapshot_mode == SNAP_NEVER) {
+            tw_warn("snapshot",
+                    "the snapshot begun for slot '%s' was interrupted and snapshot.mode=never: "
+                    "it stays incomplete (rows it did not reach are not published); streaming "
+                    "from the slot",
+                    slot);
+            json_t *r = json_deep_copy(rec);
+            json_object_set_new(r, "status", json_string("abandoned"));
+            int rc = snapshot_record(p, r);
+            if (rc != P_OK)
+                return rc;
+            break;
+        }
+        if (rec_lsn && rec_lsn != info->slot_lsn) {
+            tw_error("snapshot",
+                     "the snapshot begun for slot '%s' was interrupted, but the slot is at %s "
+                     "while the one created for that snapshot was at %s: it is not the slot "
+                     "Tidewater created, so Tidewater leaves it alone. Drop it yourself "
+                     "(SELECT pg_drop_replication_slot('%s')) or choose another slot.name",
+                     slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn),
+                     tw_lsn_str(rec_lsn, lsn2, sizeof lsn2), slot);
+            return P_FATAL;
+        }
+        tw_warn("snapshot",
+                "the snapshot begun for slot '%s' was interrupted (crash, kill or lost "
+                "connection); a snapshot cannot be resumed consistently once its transaction is "
+                "gone, so Tidewater drops the slot it created for it (never streamed from, at "
+                "%s) and takes the snapshot again from the start",
+                slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
+        need = drop = 1;
+        break;
+    case TW_SLOT_INVALIDATED:
+        if (p->snapshot_mode != SNAP_WHEN_NEEDED) {
+            tw_error("stream",
+                     "slot '%s' is invalidated (%s): the changes since its position are gone. "
+                     "Start with snapshot.mode=when_needed to drop it and take a new snapshot, or "
+                     "drop it (SELECT pg_drop_replication_slot('%s')) and start with "
+                     "snapshot.mode=initial",
+                     slot, info->slot_invalid_why, slot);
+            return P_FATAL;
+        }
+        tw_warn("snapshot",
+                "slot '%s' is invalidated (%s): the changes since its position are gone; "
+                "snapshot.mode=when_needed, so Tidewater drops it and takes a new snapshot",
+                slot, info->slot_invalid_why);
+        need = drop = 1;
+        break;
+    case TW_SLOT_ABSENT:
+        if (p->snapshot_mode == SNAP_NEVER)
+            break;
+        if (p->snapshot_mode == SNAP_INITIAL && completed) {
+            tw_error("snapshot",
+                     "slot '%s' is gone, although a snapshot for it completed (at %s): the "
+                     "changes since it was last streamed are lost to Tidewater. Start with "
+                     "snapshot.mode=when_needed to take a new snapshot, or snapshot.mode=never to "
+                     "stream from now on (accepting the gap)",
+                     slot, rl ? rl : "?");
+            return P_FATAL;
+        }
+        need = 1;
+        break;
+    }
+    if (drop && tw_stream_drop_slot(p->stream, err, sizeof err) != 0) {
+        tw_error("stream", "cannot drop slot '%s': %s; retrying", slot, err);
+        p->cause = TW_RESTART_STREAM;
+        return P_RESTART;
+    }
+    if (need) {
+        /* Durable before the slot exists: a crash from here on is found at
+         * the next start, and only the slot created below is dropped. */
+        json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "slot", slot, "status", "running", "mode", mode,
+                              "started_ms", (json_int_t)wall_ms());
+        int rc = snapshot_record(p, r);
+        if (rc != P_OK)
+            return rc;
+        char snapname[128];
+        if (tw_stream_create_slot(p->stream, p->stop, snapname, sizeof snapname, err, sizeof err) !=
+            0) {
+            tw_error("stream", "%s", err);
+            p->cause = TW_RESTART_STREAM;
+            return *p->stop ? P_STOP : P_RESTART;
+        }
+        r = json_pack("{s:s,s:s,s:s,s:I,s:s}", "slot", slot, "status", "running", "mode", mode,
+                      "started_ms", (json_int_t)wall_ms(), "consistent_lsn",
+                      tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
+        if ((rc = snapshot_record(p, r)) != P_OK)
+            return rc;
+        long long rows = 0;
+        int64_t t0 = now_ms();
+        rc = take_snapshot(p, snapname, info->slot_lsn, 1, &rows);
+        if (rc != P_OK)
+            return rc;
+        r = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "slot", slot, "status", "done", "mode", mode,
+                      "consistent_lsn", tw_lsn_str(info->slot_lsn, lsn, sizeof lsn), "finished_ms",
+                      (json_int_t)wall_ms(), "rows", (json_int_t)rows, "duration_ms",
+                      (json_int_t)(now_ms() - t0));
+        if ((rc = snapshot_record(p, r)) != P_OK)
+            return rc;
+    } else if (info->slot_state == TW_SLOT_ABSENT &&
+               tw_stream_create_slot(p->stream, p->stop, NULL, 0, err, sizeof err) != 0) {
+        tw_error("stream", "%s", err);
+        p->cause = TW_RESTART_STREAM;
+        return *p->stop ? P_STOP : P_RESTART;
+    }
+    atomic_store(&tw_m.loop_heartbeat_ms, 0);
+    if (tw_stream_start(p->stream, &retriable, err, sizeof err) != 0) {
+        tw_error("stream", "%s", err);
+        p->cause = TW_RESTART_STREAM;
+        return retriable ? P_RESTART : P_FATAL;
+    }
+    return P_OK;
+}
+
 static void teardown(pipe_t *p)
 {
     atomic_store(&tw_m.pg_connected, 0);
@@ -1168,7 +1603,6 @@ static int end_early(pipe_t *p, int rc)
 static int run_once(pipe_t *p)
 {
     char err[1024], lsn[32];
-    int retriable = 0;
     p->delivery_failures = 0;
     p->schema_failed = 0;
     p->schema_acks_pending = 0;
@@ -1240,13 +1674,13 @@ static int run_once(pipe_t *p)
         if (crc != P_OK)
             return end_early(p, crc);
     }
-    /* Slot creation may wait long on a standby: /healthz stays green. */
-    atomic_store(&tw_m.loop_heartbeat_ms, 0);
-    p->stream = tw_stream_open(p->cfg, p->stop, &retriable, err, sizeof err);
-    if (!p->stream) {
-        p->cause = TW_RESTART_STREAM;
-        tw_error("stream", "%s", err);
-        return end_early(p, *p->stop ? P_STOP : retriable ? P_RESTART : P_FATAL);
+    if (p->snapshot_mode == SNAP_INITIAL_ONLY)
+        return end_early(p, snapshot_only(p));
+    int orc = open_stream(p);
+    if (orc != P_OK) {
+        tw_stream_close(p->stream);
+        p->stream = NULL;
+        return end_early(p, orc);
     }
     const tw_stream_info *info = tw_stream_get_info(p->stream);
     pgo_decoder_init(&p->dec, info->proto_version);
@@ -1396,6 +1830,11 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
     if (avro_compat_parse(tw_config_str(cfg, TW_CFG_SCHEMA_COMPATIBILITY), &p.required) != 0)
         p.required = AVRO_COMPAT_BACKWARD;
     p.check_interval_ms = tw_config_int(cfg, TW_CFG_SCHEMA_CHECK_INTERVAL_MS);
+    const char *sm = tw_config_str(cfg, TW_CFG_SNAPSHOT_MODE);
+    p.snapshot_mode = strcmp(sm, "never") == 0          ? SNAP_NEVER
+                      : strcmp(sm, "when_needed") == 0  ? SNAP_WHEN_NEEDED
+                      : strcmp(sm, "initial_only") == 0 ? SNAP_INITIAL_ONLY
+                                                        : SNAP_INITIAL;
     const char *hook = tw_config_str(cfg, TW_CFG_SCHEMA_WEBHOOK_URL);
     if (hook && hook[0]) {
         char err[512];

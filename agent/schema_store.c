@@ -22,6 +22,7 @@ struct tw_store {
     char path[1024];   /* dir: the file */
     char topic[300];   /* kafka: the topic */
     int initialised;   /* a meta record exists */
+    json_t *state;     /* agent state records by key (tw_store_state) */
     tw_store_table *t; /* records */
     int n, cap;
     tw_store_put_fn put;
@@ -118,6 +119,22 @@ static int load_message(void *arg, const void *key, size_t keylen, const void *v
         s->initialised = value != NULL;
         return 0;
     }
+    if (keylen > 9 && keylen < 300 && memcmp(key, "snapshot:", 9) == 0) {
+        char k[300];
+        memcpy(k, key, keylen);
+        k[keylen] = '\0';
+        if (!value)
+            return json_object_del(s->state, k), 0;
+        json_error_t je;
+        json_t *doc = json_loadb(value, valuelen, 0, &je);
+        if (!doc || !json_is_object(doc)) {
+            json_decref(doc);
+            snprintf(err, errsize, "record %s in %s is not a JSON object", k, s->where);
+            return -1;
+        }
+        json_object_set_new(s->state, k, doc);
+        return 0;
+    }
     if (keylen < 7 || keylen >= sizeof s->t[0].key || memcmp(key, "table:", 6) != 0)
         return 0; /* an Avro schema by fingerprint */
     char k[sizeof s->t[0].key];
@@ -147,6 +164,9 @@ static int load_file(tw_store *s, char *err, size_t errsize)
         return -1;
     }
     s->initialised = json_object_get(root, "meta") != NULL;
+    json_t *state = json_object_get(root, "state");
+    if (json_is_object(state))
+        json_object_update(s->state, state);
     json_t *tables = json_object_get(root, "tables");
     const char *k;
     json_t *v;
@@ -172,6 +192,8 @@ static int save_file(tw_store *s, char *err, size_t errsize)
     for (int i = 0; i < s->n; i++)
         json_object_set(tables, s->t[i].key, s->t[i].doc);
     json_object_set_new(root, "tables", tables);
+    if (json_object_size(s->state) > 0)
+        json_object_set(root, "state", s->state);
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     int rc = -1;
@@ -208,6 +230,12 @@ tw_store *tw_store_open(const tw_config *cfg, char *err, size_t errsize)
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
+    s->state = json_object();
+    if (!s->state) {
+        free(s);
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
     s->dir = strcmp(tw_config_str(cfg, TW_CFG_SCHEMA_STORE), "dir") == 0;
     if (s->dir) {
         const char *d = tw_config_str(cfg, TW_CFG_STATE_DIR);
@@ -216,13 +244,13 @@ tw_store *tw_store_open(const tw_config *cfg, char *err, size_t errsize)
             snprintf(err, errsize,
                      "schema.store=dir needs state.dir: set it to a writable "
                      "directory that survives restarts");
-            free(s);
+            tw_store_close(s);
             return NULL;
         }
         if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode) || access(d, W_OK) != 0) {
             snprintf(err, errsize, "state.dir '%s' is not a writable directory%s%s", d,
                      errno ? ": " : "", errno ? strerror(errno) : "");
-            free(s);
+            tw_store_close(s);
             return NULL;
         }
         snprintf(s->path, sizeof s->path, "%s/%s", d, STORE_FILE);
@@ -251,6 +279,7 @@ void tw_store_close(tw_store *s)
         return;
     for (int i = 0; i < s->n; i++)
         json_decref(s->t[i].doc);
+    json_decref(s->state);
     free(s->t);
     free(s);
 }
@@ -399,4 +428,28 @@ uint64_t tw_store_lsn(const tw_store_table *t, const char *field)
     if (!v || sscanf(v, "%X/%X", &hi, &lo) != 2)
         return 0;
     return ((uint64_t)hi << 32) | lo;
+}
+
+const json_t *tw_store_state(const tw_store *s, const char *key)
+{
+    return json_object_get(s->state, key);
+}
+
+int tw_store_set_state(tw_store *s, const char *key, json_t *doc, char *err, size_t errsize)
+{
+    json_t *old = json_incref(json_object_get(s->state, key));
+    if (doc)
+        json_object_set(s->state, key, doc);
+    else
+        json_object_del(s->state, key);
+    int rc = write_through(s, key, doc, err, errsize);
+    if (rc != 0) { /* as before: the caller's view stays true */
+        if (old)
+            json_object_set(s->state, key, old);
+        else
+            json_object_del(s->state, key);
+    }
+    json_decref(old);
+    json_decref(doc);
+    return rc;
 }

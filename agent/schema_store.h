@@ -17,6 +17,8 @@
  *                                           relation.h key_schema_id)
  *            key table:"<schema>"."<table>" a table record (" doubled)
  *            key meta                       {"store_version":1,...}
+ *            key snapshot:<slot>            the snapshot state of a slot
+ *                                           (tw_store_state)
  *          A table that left the publication gets a tombstone. Writes go
  *          through the caller's writer (tw_store_set_writer), which must
  *          return only once the broker acknowledged them.
@@ -76,6 +78,13 @@ int tw_store_split_table(const char *arg, char nsp[64], char rel[64]);
 
 /* table:"<schema>"."<table>" into out. */
 void tw_store_key(const char *nspname, const char *relname, char *out, size_t outsize);
+
+/* Agent state kept beside the schemas, durable the same way; keys start
+ * with "snapshot:". tw_store_state() returns the record (borrowed) or NULL;
+ * tw_store_set_state() writes doc (taking ownership; NULL deletes) and
+ * returns 0, or -1 with err (the record then stays as it was). */
+const json_t *tw_store_state(const tw_store *s, const char *key);
+int tw_store_set_state(tw_store *s, const char *key, json_t *doc, char *err, size_t errsize);
 
 /* Convenience readers of a record (NULL / 0 when absent). */
 const char *tw_store_str(const tw_store_table *t, const char *field);

@@ -12,16 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-/* Value text formats the converters in schemas/ rely on. */
-#define FORMAT_OPTIONS                                                                             \
-    "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres -c bytea_output=hex "          \
-    "-c extra_float_digits=3 -c lc_monetary=C"
-
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
 struct tw_stream {
     PGconn *conn;
+    const char *slot, *publication; /* the configuration's */
+    int in_snapshot;                /* the slot's snapshot transaction is open */
     tw_stream_info info;
     char *copybuf;          /* last PQgetCopyData buffer, freed on the next call */
     uint64_t last_received; /* highest data_start seen: the "write" position */
@@ -131,11 +128,12 @@ static int proto_for(int server_version)
     return server_version >= 160000 ? 4 : server_version >= 150000 ? 3 : 2;
 }
 
-/* Makes sure slot.name exists and is usable; creates it if missing. */
-static int ensure_slot(tw_stream *s, const char *slot, volatile sig_atomic_t *stop, char *err,
-                       size_t errsize)
+/* Looks at slot.name: absent, usable (slot_lsn = its confirmed flush
+ * position) or invalidated. A slot of another kind is an error. */
+static int inspect_slot(tw_stream *s, char *err, size_t errsize)
 {
     char sql[1024], lsn[32];
+    const char *slot = s->slot;
     snprintf(sql, sizeof sql,
              "SELECT slot_type, coalesce(plugin, ''), coalesce(database = current_database(), "
              "false), coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, ''), %s "
@@ -144,42 +142,73 @@ static int ensure_slot(tw_stream *s, const char *slot, volatile sig_atomic_t *st
     PGresult *res = tw_pg_exec(s->conn, sql, 0, NULL, err, errsize);
     if (!res)
         return -1;
-    if (PQntuples(res) == 1) {
-        const char *type = PQgetvalue(res, 0, 0), *plugin = PQgetvalue(res, 0, 1);
-        int same_db = PQgetvalue(res, 0, 2)[0] == 't';
-        const char *wal_status = PQgetvalue(res, 0, 3);
-        int conflicting = PQgetvalue(res, 0, 5)[0] == 't';
-        int rc = -1;
-        if (strcmp(type, "logical") != 0 || strcmp(plugin, "pgoutput") != 0 || !same_db)
-            snprintf(err, errsize,
-                     "slot '%s' exists but is not a logical pgoutput slot of this database "
-                     "(type %s, plugin '%s'); choose another slot.name",
-                     slot, type, plugin);
-        else if (strcmp(wal_status, "lost") == 0 || conflicting)
-            snprintf(err, errsize,
-                     "slot '%s' is invalidated (wal_status=%s%s): the changes since its "
-                     "position are gone; drop it (SELECT pg_drop_replication_slot('%s')) and "
-                     "start again from a new snapshot",
-                     slot, wal_status, conflicting ? ", conflicting" : "", slot);
-        else if (tw_lsn_parse(PQgetvalue(res, 0, 4), &s->info.slot_lsn) != 0)
-            snprintf(err, errsize, "slot '%s' has no confirmed flush position", slot);
-        else
-            rc = 0;
+    s->info.slot_state = TW_SLOT_ABSENT;
+    s->info.slot_lsn = 0;
+    if (PQntuples(res) != 1) {
         PQclear(res);
-        if (rc == 0)
-            tw_info("stream", "using replication slot '%s' at %s", slot,
-                    tw_lsn_str(s->info.slot_lsn, lsn, sizeof lsn));
-        return rc;
+        return 0;
+    }
+    const char *type = PQgetvalue(res, 0, 0), *plugin = PQgetvalue(res, 0, 1);
+    int same_db = PQgetvalue(res, 0, 2)[0] == 't';
+    const char *wal_status = PQgetvalue(res, 0, 3);
+    int conflicting = PQgetvalue(res, 0, 5)[0] == 't';
+    int rc = -1;
+    if (strcmp(type, "logical") != 0 || strcmp(plugin, "pgoutput") != 0 || !same_db) {
+        snprintf(err, errsize,
+                 "slot '%s' exists but is not a logical pgoutput slot of this database "
+                 "(type %s, plugin '%s'); choose another slot.name",
+                 slot, type, plugin);
+    } else if (strcmp(wal_status, "lost") == 0 || conflicting) {
+        s->info.slot_state = TW_SLOT_INVALIDATED;
+        snprintf(s->info.slot_invalid_why, sizeof s->info.slot_invalid_why, "wal_status=%s%s",
+                 wal_status, conflicting ? ", conflicting" : "");
+        rc = 0;
+    } else if (tw_lsn_parse(PQgetvalue(res, 0, 4), &s->info.slot_lsn) != 0) {
+        snprintf(err, errsize, "slot '%s' has no confirmed flush position", slot);
+    } else {
+        s->info.slot_state = TW_SLOT_USABLE;
+        rc = 0;
     }
     PQclear(res);
+    if (rc == 0 && s->info.slot_state == TW_SLOT_USABLE)
+        tw_info("stream", "using replication slot '%s' at %s", slot,
+                tw_lsn_str(s->info.slot_lsn, lsn, sizeof lsn));
+    return rc;
+}
 
-    /* Create it. The parenthesised syntax exists from PostgreSQL 15. */
-    if (s->info.server_version >= 150000)
+/* Runs a command that must succeed, dropping its result. */
+static int run_cmd(tw_stream *s, const char *sql, char *err, size_t errsize)
+{
+    PGresult *res = tw_pg_exec(s->conn, sql, 0, NULL, err, errsize);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int tw_stream_create_slot(tw_stream *s, volatile sig_atomic_t *stop, char *snapshot_name,
+                          size_t snapshot_size, char *err, size_t errsize)
+{
+    char sql[1024], lsn[32];
+    const char *slot = s->slot;
+    int pg15 = s->info.server_version >= 150000;
+    if (snapshot_name) {
+        /* The snapshot the slot's consistent point belongs to becomes this
+         * transaction's; it must be read-only, REPEATABLE READ, and have
+         * run no query yet. */
+        if (run_cmd(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize) != 0)
+            return -1;
+        s->in_snapshot = 1;
         snprintf(sql, sizeof sql,
-                 "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'nothing')", slot);
-    else
+                 pg15 ? "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'use')"
+                      : "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput USE_SNAPSHOT",
+                 slot);
+    } else {
         snprintf(sql, sizeof sql,
-                 "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput NOEXPORT_SNAPSHOT", slot);
+                 pg15 ? "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'nothing')"
+                      : "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                 slot);
+    }
     if (s->info.standby)
         tw_info("stream",
                 "creating replication slot '%s' on the standby; this waits for the primary to "
@@ -193,11 +222,12 @@ static int ensure_slot(tw_stream *s, const char *slot, volatile sig_atomic_t *st
     }
     char waiting[128];
     snprintf(waiting, sizeof waiting, "creating replication slot '%s'", slot);
-    res = wait_result(s->conn, stop, waiting, err, errsize);
+    PGresult *res = wait_result(s->conn, stop, waiting, err, errsize);
     if (!res)
         return -1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        snprintf(err, errsize, "cannot create replication slot '%s': %s", slot,
+        snprintf(err, errsize, "cannot create replication slot '%s'%s: %s", slot,
+                 snapshot_name ? " with a snapshot to read the tables in" : "",
                  PQresultErrorMessage(res));
         size_t n = strlen(err);
         while (n && err[n - 1] == '\n')
@@ -213,20 +243,54 @@ static int ensure_slot(tw_stream *s, const char *slot, volatile sig_atomic_t *st
     }
     PQclear(res);
     s->info.slot_created = 1;
+    s->info.slot_state = TW_SLOT_USABLE;
     tw_info("stream", "created replication slot '%s'; changes are captured from %s", slot,
             tw_lsn_str(s->info.slot_lsn, lsn, sizeof lsn));
+    if (!snapshot_name)
+        return 0;
+    /* Worker sessions import it with SET TRANSACTION SNAPSHOT. */
+    res = tw_pg_exec(s->conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err, errsize);
+    if (!res) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errsize,
+                 "PostgreSQL %d.%d refused to export the slot's snapshot to worker sessions "
+                 "(%s); set snapshot.mode=never, or tail a server that allows it",
+                 s->info.server_version / 10000, s->info.server_version % 10000, why);
+        return -1;
+    }
+    snprintf(snapshot_name, snapshot_size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     return 0;
 }
 
-tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int *retriable,
-                          char *err, size_t errsize)
+int tw_stream_end_snapshot(tw_stream *s, char *err, size_t errsize)
+{
+    if (!s->in_snapshot)
+        return 0;
+    s->in_snapshot = 0;
+    return run_cmd(s, "COMMIT", err, errsize);
+}
+
+int tw_stream_drop_slot(tw_stream *s, char *err, size_t errsize)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT \"%s\"", s->slot);
+    if (run_cmd(s, sql, err, errsize) != 0)
+        return -1;
+    tw_info("stream", "dropped replication slot '%s'", s->slot);
+    s->info.slot_state = TW_SLOT_ABSENT;
+    s->info.slot_lsn = 0;
+    return 0;
+}
+
+tw_stream *tw_stream_connect(const tw_config *cfg, int *retriable, char *err, size_t errsize)
 {
     int dummy;
     if (!retriable)
         retriable = &dummy;
     *retriable = 0;
     const char *slot = tw_config_str(cfg, TW_CFG_SLOT_NAME);
-    const char *pub = tw_config_str(cfg, TW_CFG_SOURCE_PUBLICATION);
     if (!valid_slot_name(slot)) {
         snprintf(err, errsize,
                  "slot.name '%s' must be 1 to 63 lower-case letters, digits or underscores", slot);
@@ -237,7 +301,9 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
-    tw_pg_overrides ovr = {.replication = 1, .options = FORMAT_OPTIONS};
+    s->slot = slot;
+    s->publication = tw_config_str(cfg, TW_CFG_SOURCE_PUBLICATION);
+    tw_pg_overrides ovr = {.replication = 1, .options = TW_STREAM_FORMAT_OPTIONS};
     s->conn = tw_pg_connect(cfg, &ovr, 10, err, errsize);
     if (!s->conn) {
         /* Wrong credentials do not fix themselves; anything else may. */
@@ -270,13 +336,29 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
     }
     s->info.proto_version = proto_for(s->info.server_version);
 
-    if (ensure_slot(s, slot, stop, err, errsize) != 0) {
+    if (inspect_slot(s, err, errsize) != 0) {
         /* An unusable slot needs an operator; a lost connection does not. */
         *retriable = PQstatus(s->conn) != CONNECTION_OK;
         goto fail;
     }
+    return s;
 
+fail:
+    PQfinish(s->conn);
+    free(s);
+    return NULL;
+}
+
+int tw_stream_start(tw_stream *s, int *retriable, char *err, size_t errsize)
+{
+    int dummy;
+    if (!retriable)
+        retriable = &dummy;
+    *retriable = 1;
+    if (tw_stream_end_snapshot(s, err, errsize) != 0)
+        return -1;
     /* publication_names is a list of identifiers inside a string literal. */
+    const char *pub = s->publication, *slot = s->slot;
     char *ident = PQescapeIdentifier(s->conn, pub, strlen(pub));
     char *lit = ident ? PQescapeLiteral(s->conn, ident, strlen(ident)) : NULL;
     char cmd[1024];
@@ -289,23 +371,22 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
     PQfreemem(lit);
     if (!lit) {
         tw_pg_error(s->conn, err, errsize);
-        goto fail;
+        return -1;
     }
-    res = PQexec(s->conn, cmd);
+    PGresult *res = PQexec(s->conn, cmd);
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {
         /* e.g. the slot is active for another process: that may end. */
-        *retriable = 1;
         snprintf(err, errsize, "START_REPLICATION failed: %s", PQresultErrorMessage(res));
         size_t n = strlen(err);
         while (n && err[n - 1] == '\n')
             err[--n] = '\0';
         PQclear(res);
-        goto fail;
+        return -1;
     }
     PQclear(res);
     if (PQsetnonblocking(s->conn, 1) != 0) {
         tw_pg_error(s->conn, err, errsize);
-        goto fail;
+        return -1;
     }
     char lsn[32];
     tw_info("stream",
@@ -314,12 +395,39 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
             slot, pub, tw_lsn_str(s->info.slot_lsn, lsn, sizeof lsn),
             s->info.server_version / 10000, s->info.server_version % 10000,
             s->info.standby ? "standby" : "primary", s->info.proto_version);
-    return s;
+    return 0;
+}
 
-fail:
-    PQfinish(s->conn);
-    free(s);
-    return NULL;
+tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int *retriable,
+                          char *err, size_t errsize)
+{
+    int dummy;
+    if (!retriable)
+        retriable = &dummy;
+    tw_stream *s = tw_stream_connect(cfg, retriable, err, errsize);
+    if (!s)
+        return NULL;
+    if (s->info.slot_state == TW_SLOT_INVALIDATED) {
+        *retriable = 0;
+        snprintf(err, errsize,
+                 "slot '%s' is invalidated (%s): the changes since its position are gone; drop "
+                 "it (SELECT pg_drop_replication_slot('%s')) and start again from a new "
+                 "snapshot (snapshot.mode=when_needed does both)",
+                 s->slot, s->info.slot_invalid_why, s->slot);
+        tw_stream_close(s);
+        return NULL;
+    }
+    if (s->info.slot_state == TW_SLOT_ABSENT &&
+        tw_stream_create_slot(s, stop, NULL, 0, err, errsize) != 0) {
+        *retriable = PQstatus(s->conn) != CONNECTION_OK;
+        tw_stream_close(s);
+        return NULL;
+    }
+    if (tw_stream_start(s, retriable, err, errsize) != 0) {
+        tw_stream_close(s);
+        return NULL;
+    }
+    return s;
 }
 
 const tw_stream_info *tw_stream_get_info(const tw_stream *s)

@@ -13,6 +13,15 @@
  * them: DateStyle=ISO, TimeZone=UTC, IntervalStyle=postgres,
  * bytea_output=hex, extra_float_digits=3, lc_monetary=C.
  *
+ * The steps can also be taken one by one (the pipeline does, to take a
+ * snapshot): tw_stream_connect() connects and looks at the slot without
+ * touching it; tw_stream_create_slot() creates it, optionally inside a
+ * REPEATABLE READ READ ONLY transaction whose snapshot is the slot's
+ * consistent point and is exported for worker sessions;
+ * tw_stream_drop_slot() drops it; tw_stream_start() ends that transaction
+ * and starts streaming. tw_stream_open() is connect + create when absent
+ * (no snapshot) + start.
+ *
  * tw_stream_next() returns one event at a time: an XLogData payload (a
  * pgoutput message) or a keepalive. It never blocks longer than the timeout
  * given. The caller reports progress with tw_stream_send_status().
@@ -29,6 +38,18 @@
 
 struct tw_config;
 
+/* Session settings every reader of values needs (streaming and snapshot
+ * sessions alike): the text formats the converters in schemas/ rely on. */
+#define TW_STREAM_FORMAT_OPTIONS                                                                   \
+    "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres -c bytea_output=hex "          \
+    "-c extra_float_digits=3 -c lc_monetary=C"
+
+typedef enum {
+    TW_SLOT_ABSENT = 0,
+    TW_SLOT_USABLE,
+    TW_SLOT_INVALIDATED, /* wal_status lost, or conflicting (PostgreSQL 16+) */
+} tw_slot_state;
+
 typedef struct {
     char systemid[32];
     uint32_t timeline;
@@ -37,6 +58,8 @@ typedef struct {
     int standby;         /* pg_is_in_recovery() */
     int proto_version;   /* pgoutput protocol negotiated */
     int slot_created;    /* this open created the slot */
+    tw_slot_state slot_state;
+    char slot_invalid_why[64]; /* TW_SLOT_INVALIDATED: e.g. "wal_status=lost" */
     uint64_t slot_lsn;   /* slot's consistent point (created) or confirmed_flush_lsn */
 } tw_stream_info;
 
@@ -66,6 +89,29 @@ tw_stream *tw_stream_open(const struct tw_config *cfg, volatile sig_atomic_t *st
                           char *err, size_t errsize);
 
 const tw_stream_info *tw_stream_get_info(const tw_stream *s);
+
+/* Connects, runs IDENTIFY_SYSTEM and the version checks, and looks at
+ * slot.name (info.slot_state, info.slot_lsn); no slot is created. NULL with
+ * err as tw_stream_open(); a slot of another kind or database is an error. */
+tw_stream *tw_stream_connect(const struct tw_config *cfg, int *retriable, char *err,
+                             size_t errsize);
+
+/* Creates slot.name (info.slot_lsn = its consistent point). With
+ * snapshot_name non-NULL, the slot is created with SNAPSHOT 'use' inside
+ * BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY, and that snapshot is
+ * exported (pg_export_snapshot()) into snapshot_name: sessions that import
+ * it see exactly the data the stream from the consistent point continues.
+ * The transaction stays open (holding the snapshot) until
+ * tw_stream_end_snapshot() or tw_stream_start(). 0, or -1 with err. */
+int tw_stream_create_slot(tw_stream *s, volatile sig_atomic_t *stop, char *snapshot_name,
+                          size_t snapshot_size, char *err, size_t errsize);
+/* Ends the snapshot transaction, if one is open. */
+int tw_stream_end_snapshot(tw_stream *s, char *err, size_t errsize);
+/* DROP_REPLICATION_SLOT slot.name. 0, or -1 with err. */
+int tw_stream_drop_slot(tw_stream *s, char *err, size_t errsize);
+/* Starts streaming from the slot's position. 0, or -1 with err (and
+ * *retriable, may be NULL). */
+int tw_stream_start(tw_stream *s, int *retriable, char *err, size_t errsize);
 
 /* Waits up to timeout_ms for the next event. Returns 0 with *ev filled
  * (TW_EV_NONE on timeout), or -1 with err when the connection failed or the
