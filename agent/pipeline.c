@@ -27,7 +27,7 @@
 /* Delivery opaques of schema messages and snapshot rows; transaction ids
  * start at 1. */
 #define SCHEMA_OPAQUE   UINT64_MAX
-#define SNAPSHOT_OPAQUE (UINT64_MAX - 1)
+#define SNAPSHOT_OPAQUE (UINT64_C(1) << 63) /* + the table's index */
 #define TXN_RING        16384
 #define FLUSH_MS        30000
 
@@ -85,11 +85,16 @@ typedef struct {
     uint64_t change_lsn; /* data_start of the current message */
 
     int64_t last_status_ms, last_progress_ms, last_slot_check_ms;
-    int cause; /* TW_RESTART_*: why the last P_RESTART was decided */
+    int cause;     /* TW_RESTART_*: why the last P_RESTART was decided */
+    int streaming; /* the stream is in COPY mode (status updates may go) */
 
     /* snapshot.mode */
     int snapshot_mode;
     uint64_t snap_acked, snap_failed; /* delivery reports of snapshot rows */
+    uint64_t *snap_table_acked;       /* by table index */
+    int *snap_table_recorded;         /* its completion is in the durable record */
+    json_t *snap_rec;                 /* the record being kept up to date */
+    int snap_tick_rc;                 /* P_* of a record write inside the snapshot */
     tw_snapshot_job *snap;            /* while one runs */
     int64_t snap_started_ms, snap_last_log_ms;
     uint64_t delivery_failures;
@@ -110,8 +115,11 @@ static int64_t wall_ms(void)
 static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
 {
     pipe_t *p = app;
-    if (opaque == SNAPSHOT_OPAQUE) {
+    if (opaque != SCHEMA_OPAQUE && (opaque & SNAPSHOT_OPAQUE)) {
         p->snap_acked++;
+        uint64_t t = opaque & ~SNAPSHOT_OPAQUE;
+        if (p->snap && t < (uint64_t)p->snap->ntables)
+            p->snap_table_acked[t]++;
         if (!ok) {
             p->snap_failed++;
             atomic_fetch_add(&tw_m.delivery_errors, 1);
@@ -141,7 +149,7 @@ static int send_status(pipe_t *p, int force)
 {
     char err[512];
     int64_t now = now_ms();
-    if (!p->stream) /* before streaming (the startup schema check) */
+    if (!p->stream || !p->streaming) /* before streaming (schema check, snapshot) */
         return P_OK;
     if (!force && now - p->last_status_ms < p->status_ms)
         return P_OK;
@@ -1172,6 +1180,40 @@ static int snapshot_record(pipe_t *p, json_t *rec)
     return P_OK;
 }
 
+/* Saves p->snap_rec as it is now. */
+static int snapshot_save(pipe_t *p)
+{
+    return snapshot_record(p, json_deep_copy(p->snap_rec));
+}
+
+/* A table's identity in the record: the schema store's key. */
+static void table_key(const tw_relation *r, char *out, size_t outsize)
+{
+    tw_store_key(r->nspname, r->relname, out, outsize);
+}
+
+/* Tables whose rows Kafka has all acknowledged go into the durable record:
+ * a resumed snapshot does not read them again. */
+static int snapshot_record_tables(pipe_t *p)
+{
+    tw_snapshot_job *j = p->snap;
+    json_t *done = p->snap_rec ? json_object_get(p->snap_rec, "tables_done") : NULL;
+    if (!done)
+        return P_OK; /* initial_only: nothing durable */
+    int changed = 0;
+    for (int i = 0; i < j->ntables; i++) {
+        if (p->snap_table_recorded[i] || !atomic_load(&j->tables[i].done) ||
+            p->snap_table_acked[i] < (uint64_t)atomic_load(&j->tables[i].rows))
+            continue;
+        char key[300];
+        table_key(j->tables[i].rel, key, sizeof key);
+        json_array_append_new(done, json_string(key));
+        p->snap_table_recorded[i] = 1;
+        changed = 1;
+    }
+    return changed ? snapshot_save(p) : P_OK;
+}
+
 static void snapshot_progress(pipe_t *p, const char *what)
 {
     tw_snapshot_job *j = p->snap;
@@ -1208,6 +1250,11 @@ static int snapshot_tick(void *arg)
     char err[512];
     if (*p->stop || p->snap_failed || kafka_sink_fatal(p->sink, err, sizeof err))
         return 1;
+    int rc = snapshot_record_tables(p);
+    if (rc != P_OK) {
+        p->snap_tick_rc = rc;
+        return 1;
+    }
     if (now_ms() - p->snap_last_log_ms >= 10000) {
         p->snap_last_log_ms = now_ms();
         snapshot_progress(p, "snapshot in progress");
@@ -1227,7 +1274,7 @@ static void free_snap_tables(tw_snap_table *t, int n)
 /* The published tables as the snapshot sees them, ready to be read: relation
  * built from the catalog, topic, schemas published (and registered). The
  * catalog session is already inside the snapshot. */
-static int snapshot_tables(pipe_t *p, tw_snap_table **out, int *nout)
+static int snapshot_tables(pipe_t *p, const json_t *skip, tw_snap_table **out, int *nout)
 {
     char err[1024];
     const tw_published_table *tabs;
@@ -1247,6 +1294,15 @@ static int snapshot_tables(pipe_t *p, tw_snap_table **out, int *nout)
     for (int i = 0; i < ntabs && rc == P_OK; i++) {
         const tw_column_catalog *cols;
         int ncols;
+        char key[300];
+        size_t k;
+        json_t *v;
+        int skipped = 0;
+        tw_store_key(tabs[i].nspname, tabs[i].relname, key, sizeof key);
+        json_array_foreach(skip, k, v) skipped |=
+            strcmp(json_string_value(v) ? json_string_value(v) : "", key) == 0;
+        if (skipped)
+            continue;
         if (tw_catalog_columns(p->catalog, tabs[i].relid, &cols, &ncols, err, sizeof err) != 0) {
             tw_error("snapshot", "cannot read the catalog of %s.%s: %s; retrying", tabs[i].nspname,
                      tabs[i].relname, err);
@@ -1313,7 +1369,7 @@ static void free_snapshot(tw_snap_table *t, int n)
  * lsn) and waits until Kafka acknowledged every row. import: the catalog
  * session imports the snapshot (otherwise it exported it and is inside). */
 static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int import,
-                         long long *rows_out)
+                         const json_t *skip, long long *rows_out)
 {
     char err[1024], lsntxt[32];
     if (import && tw_catalog_import_snapshot(p->catalog, snapname, err, sizeof err) != 0) {
@@ -1324,7 +1380,7 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
     }
     tw_snap_table *tabs = NULL;
     int ntabs = 0;
-    int rc = snapshot_tables(p, &tabs, &ntabs);
+    int rc = snapshot_tables(p, skip, &tabs, &ntabs);
     if (import)
         tw_catalog_end_snapshot(p->catalog); /* the replication session holds the snapshot */
     if (rc != P_OK) {
@@ -1352,7 +1408,16 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
             atomic_store(&tm->snapshot_done, 0);
         }
     }
+    p->snap_table_acked = calloc((size_t)ntabs + 1, sizeof *p->snap_table_acked);
+    p->snap_table_recorded = calloc((size_t)ntabs + 1, sizeof *p->snap_table_recorded);
+    if (!p->snap_table_acked || !p->snap_table_recorded) {
+        free(p->snap_table_acked);
+        free(p->snap_table_recorded);
+        free_snapshot(tabs, ntabs);
+        return P_FATAL;
+    }
     p->snap = &job;
+    p->snap_tick_rc = P_OK;
     p->snap_acked = p->snap_failed = 0;
     p->snap_started_ms = p->snap_last_log_ms = now_ms();
     atomic_store(&tw_m.snapshot_running, 1);
@@ -1371,7 +1436,11 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
         tw_warn("snapshot",
                 "%llu numeric NaN/Infinity value(s) sent as null: an Avro decimal cannot hold them",
                 (unsigned long long)atomic_load(&job.nulled));
-    if (src == TW_SNAP_OK) {
+    if (src == TW_SNAP_OK && (rc = snapshot_record_tables(p)) != P_OK)
+        p->snap_tick_rc = rc;
+    if (p->snap_tick_rc != P_OK) {
+        rc = p->snap_tick_rc; /* a record could not be written: logged */
+    } else if (src == TW_SNAP_OK) {
         snapshot_progress(p, "snapshot complete");
         atomic_store(&tw_m.snapshot_completed_ms, wall_ms());
         *rows_out = (long long)produced;
@@ -1398,13 +1467,18 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
         rc = P_RESTART;
     }
     p->snap = NULL;
+    free(p->snap_table_acked);
+    free(p->snap_table_recorded);
+    p->snap_table_acked = NULL;
+    p->snap_table_recorded = NULL;
     free_snapshot(tabs, ntabs);
     return rc;
 }
 
-/* snapshot.mode=initial_only: a snapshot without a slot (the catalog
- * session exports one), then the agent is done. */
-static int snapshot_only(pipe_t *p)
+/* A snapshot of its own (the catalog session exports it), not the slot's:
+ * for initial_only, and to resume an interrupted snapshot. skip: keys of
+ * tables not to read. */
+static int fresh_snapshot(pipe_t *p, const json_t *skip, long long *rows)
 {
     char err[1024], name[128];
     uint64_t lsn = 0;
@@ -1413,22 +1487,39 @@ static int snapshot_only(pipe_t *p)
         p->cause = TW_RESTART_CATALOG;
         return P_RESTART;
     }
-    long long rows = 0;
-    int rc = take_snapshot(p, name, lsn, 0, &rows);
+    int rc = take_snapshot(p, name, lsn, 0, skip, rows);
     tw_catalog_end_snapshot(p->catalog);
-    if (rc == P_OK) {
-        tw_info("snapshot",
-                "snapshot.mode=initial_only: %lld rows published; no slot was created; "
-                "exiting",
-                rows);
-        return P_DONE;
-    }
     return rc;
 }
 
+/* snapshot.mode=initial_only: a snapshot, no slot, then the agent is done. */
+static int snapshot_only(pipe_t *p)
+{
+    long long rows = 0;
+    int rc = fresh_snapshot(p, NULL, &rows);
+    if (rc != P_OK)
+        return rc;
+    tw_info("snapshot",
+            "snapshot.mode=initial_only: %lld rows published; no slot was created; exiting", rows);
+    return P_DONE;
+}
+
 /* Opens the replication session and decides, from the slot and the durable
- * snapshot record, whether to take a snapshot before streaming. */
-static int open_stream(pipe_t *p)
+ * snapshot record, whether to take (or resume) a snapshot before streaming.
+ *
+ * Resuming an interrupted snapshot keeps the slot: the tables whose rows
+ * Kafka acknowledged were read in the slot's snapshot (consistent point A);
+ * the others are read in a new snapshot B (later than A), and streaming
+ * then starts at A. Per key, the last message in the topic is then the
+ * key's last change after A when it has one (the stream follows every
+ * snapshot row), and otherwise a snapshot row of a row unchanged since A:
+ * replayed by key, the topics converge on the tables' contents, and a row
+ * an interrupted attempt sent that was deleted later gets its delete from
+ * the stream. Changes between A and B may reach a key after its (newer)
+ * snapshot row, as duplicates after a restart do. If the slot was moved
+ * past A (not by Tidewater: it never streamed from it), every table is read
+ * again. */
+static int open_stream_in(pipe_t *p)
 {
     char err[1024], lsn[32], lsn2[32];
     int retriable = 0;
@@ -1453,7 +1544,7 @@ static int open_stream(pipe_t *p)
     const char *rl = rec ? json_string_value(json_object_get(rec, "consistent_lsn")) : NULL;
     if (rl)
         tw_lsn_parse(rl, &rec_lsn);
-    int need = 0, drop = 0;
+    int need = 0, drop = 0, resume = 0, rc;
     switch (info->slot_state) {
     case TW_SLOT_USABLE:
         if (!interrupted)
@@ -1466,28 +1557,11 @@ static int open_stream(pipe_t *p)
                     slot);
             json_t *r = json_deep_copy(rec);
             json_object_set_new(r, "status", json_string("abandoned"));
-            int rc = snapshot_record(p, r);
-            if (rc != P_OK)
+            if ((rc = snapshot_record(p, r)) != P_OK)
                 return rc;
             break;
         }
-        if (rec_lsn && rec_lsn != info->slot_lsn) {
-            tw_error("snapshot",
-                     "the snapshot begun for slot '%s' was interrupted, but the slot is at %s "
-                     "while the one created for that snapshot was at %s: it is not the slot "
-                     "Tidewater created, so Tidewater leaves it alone. Drop it yourself "
-                     "(SELECT pg_drop_replication_slot('%s')) or choose another slot.name",
-                     slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn),
-                     tw_lsn_str(rec_lsn, lsn2, sizeof lsn2), slot);
-            return P_FATAL;
-        }
-        tw_warn("snapshot",
-                "the snapshot begun for slot '%s' was interrupted (crash, kill or lost "
-                "connection); a snapshot cannot be resumed consistently once its transaction is "
-                "gone, so Tidewater drops the slot it created for it (never streamed from, at "
-                "%s) and takes the snapshot again from the start",
-                slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
-        need = drop = 1;
+        resume = 1;
         break;
     case TW_SLOT_INVALIDATED:
         if (p->snapshot_mode != SNAP_WHEN_NEEDED) {
@@ -1517,6 +1591,11 @@ static int open_stream(pipe_t *p)
                      slot, rl ? rl : "?");
             return P_FATAL;
         }
+        if (interrupted)
+            tw_warn("snapshot",
+                    "the snapshot begun for slot '%s' was interrupted before the slot existed; "
+                    "taking it again from the start",
+                    slot);
         need = 1;
         break;
     }
@@ -1525,13 +1604,14 @@ static int open_stream(pipe_t *p)
         p->cause = TW_RESTART_STREAM;
         return P_RESTART;
     }
+    long long rows = 0;
+    int64_t t0 = now_ms();
     if (need) {
         /* Durable before the slot exists: a crash from here on is found at
-         * the next start, and only the slot created below is dropped. */
-        json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "slot", slot, "status", "running", "mode", mode,
-                              "started_ms", (json_int_t)wall_ms());
-        int rc = snapshot_record(p, r);
-        if (rc != P_OK)
+         * the next start. */
+        p->snap_rec = json_pack("{s:s,s:s,s:s,s:I,s:[]}", "slot", slot, "status", "running", "mode",
+                                mode, "started_ms", (json_int_t)wall_ms(), "tables_done");
+        if ((rc = snapshot_save(p)) != P_OK)
             return rc;
         char snapname[128];
         if (tw_stream_create_slot(p->stream, p->stop, snapname, sizeof snapname, err, sizeof err) !=
@@ -1540,21 +1620,41 @@ static int open_stream(pipe_t *p)
             p->cause = TW_RESTART_STREAM;
             return *p->stop ? P_STOP : P_RESTART;
         }
-        r = json_pack("{s:s,s:s,s:s,s:I,s:s}", "slot", slot, "status", "running", "mode", mode,
-                      "started_ms", (json_int_t)wall_ms(), "consistent_lsn",
-                      tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
-        if ((rc = snapshot_record(p, r)) != P_OK)
+        json_object_set_new(p->snap_rec, "consistent_lsn",
+                            json_string(tw_lsn_str(info->slot_lsn, lsn, sizeof lsn)));
+        if ((rc = snapshot_save(p)) != P_OK)
             return rc;
-        long long rows = 0;
-        int64_t t0 = now_ms();
-        rc = take_snapshot(p, snapname, info->slot_lsn, 1, &rows);
+        if ((rc = take_snapshot(p, snapname, info->slot_lsn, 1, NULL, &rows)) != P_OK)
+            return rc;
+    } else if (resume) {
+        p->snap_rec = json_deep_copy(rec);
+        json_t *done = json_object_get(p->snap_rec, "tables_done");
+        if (!json_is_array(done) || rec_lsn != info->slot_lsn) {
+            if (json_array_size(done) > 0)
+                tw_warn("snapshot",
+                        "slot '%s' is at %s, not at the snapshot's consistent point %s: "
+                        "something moved it, so every table is read again",
+                        slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn),
+                        tw_lsn_str(rec_lsn, lsn2, sizeof lsn2));
+            json_object_set_new(p->snap_rec, "tables_done", json_array());
+            json_object_set_new(p->snap_rec, "consistent_lsn",
+                                json_string(tw_lsn_str(info->slot_lsn, lsn, sizeof lsn)));
+            done = json_object_get(p->snap_rec, "tables_done");
+        }
+        json_object_set_new(p->snap_rec, "resumed",
+                            json_integer(json_integer_value(json_object_get(rec, "resumed")) + 1));
+        if ((rc = snapshot_save(p)) != P_OK)
+            return rc;
+        tw_warn("snapshot",
+                "the snapshot begun for slot '%s' was interrupted (crash, kill or lost "
+                "connection); resuming it: %zu table(s) whose rows Kafka acknowledged are kept, "
+                "the others are read in a new snapshot, then streaming starts at the slot's "
+                "consistent point %s, so every change since is published after those rows",
+                slot, json_array_size(done), tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
+        json_t *skip = json_deep_copy(done);
+        rc = fresh_snapshot(p, skip, &rows);
+        json_decref(skip);
         if (rc != P_OK)
-            return rc;
-        r = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "slot", slot, "status", "done", "mode", mode,
-                      "consistent_lsn", tw_lsn_str(info->slot_lsn, lsn, sizeof lsn), "finished_ms",
-                      (json_int_t)wall_ms(), "rows", (json_int_t)rows, "duration_ms",
-                      (json_int_t)(now_ms() - t0));
-        if ((rc = snapshot_record(p, r)) != P_OK)
             return rc;
     } else if (info->slot_state == TW_SLOT_ABSENT &&
                tw_stream_create_slot(p->stream, p->stop, NULL, 0, err, sizeof err) != 0) {
@@ -1562,17 +1662,35 @@ static int open_stream(pipe_t *p)
         p->cause = TW_RESTART_STREAM;
         return *p->stop ? P_STOP : P_RESTART;
     }
+    if (need || resume) {
+        json_object_set_new(p->snap_rec, "status", json_string("done"));
+        json_object_set_new(p->snap_rec, "finished_ms", json_integer(wall_ms()));
+        json_object_set_new(p->snap_rec, "rows", json_integer(rows));
+        json_object_set_new(p->snap_rec, "duration_ms", json_integer(now_ms() - t0));
+        if ((rc = snapshot_save(p)) != P_OK)
+            return rc;
+    }
     atomic_store(&tw_m.loop_heartbeat_ms, 0);
     if (tw_stream_start(p->stream, &retriable, err, sizeof err) != 0) {
         tw_error("stream", "%s", err);
         p->cause = TW_RESTART_STREAM;
         return retriable ? P_RESTART : P_FATAL;
     }
+    p->streaming = 1;
     return P_OK;
+}
+
+static int open_stream(pipe_t *p)
+{
+    int rc = open_stream_in(p);
+    json_decref(p->snap_rec);
+    p->snap_rec = NULL;
+    return rc;
 }
 
 static void teardown(pipe_t *p)
 {
+    p->streaming = 0;
     atomic_store(&tw_m.pg_connected, 0);
     atomic_store(&tw_m.streaming, 0);
     tw_stream_close(p->stream);
@@ -1680,6 +1798,7 @@ static int run_once(pipe_t *p)
     if (orc != P_OK) {
         tw_stream_close(p->stream);
         p->stream = NULL;
+        p->streaming = 0;
         return end_early(p, orc);
     }
     const tw_stream_info *info = tw_stream_get_info(p->stream);

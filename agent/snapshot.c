@@ -36,6 +36,8 @@ typedef struct {
     atomic_int chunks_left;
     atomic_int first_done; /* the table's first row went out */
     held_t pending;        /* the last row of a finished chunk (lock) */
+    int inflight;          /* rows taken from pending, not yet produced (lock) */
+    int done;              /* maybe_done() said so (lock) */
     int64_t started_ms;
 } table_state;
 
@@ -64,9 +66,8 @@ struct engine {
     atomic_int abort;
     atomic_int running; /* workers not finished */
     pthread_mutex_t lock;
-    held_t global_pending; /* a finished table's last row (lock) */
-    int rc;                /* worst TW_SNAP_* of the workers (lock) */
-    char err[1024];        /* the first failure (lock) */
+    int rc;         /* worst TW_SNAP_* of the workers (lock) */
+    char err[1024]; /* the first failure (lock) */
 };
 
 int tw_snapshot_is_recovery_conflict(const char *err)
@@ -207,7 +208,7 @@ static int emit(worker *w, int table, const pgo_value *vals, const char *snapmar
     for (;;) {
         int rc = kafka_sink_produce(job->sink, r->app, r->nkey > 0 ? w->key.data : NULL,
                                     r->nkey > 0 ? w->key.len : 0, w->val.data, w->val.len, &h,
-                                    job->opaque, err, sizeof err);
+                                    job->opaque + (uint64_t)table, err, sizeof err);
         if (rc == KAFKA_SINK_OK)
             break;
         if (rc == KAFKA_SINK_ERROR) {
@@ -242,55 +243,80 @@ static int emit_held(worker *w, held_t *h, const char *snapmark)
     return rc;
 }
 
-/* The chunk's rows are all read; its held-back row (may be empty) goes to
- * the table, and the table's, when it is finished, to the snapshot. */
+/* Marks the table done once no chunk is left and no held row of it is
+ * still on its way out (whoever gets there last). */
+static void maybe_done(worker *w, int table)
+{
+    engine *e = w->e;
+    table_state *ts = &e->ts[table];
+    int now_done = 0;
+    pthread_mutex_lock(&e->lock);
+    if (atomic_load(&ts->chunks_left) == 0 && ts->inflight == 0 && !ts->done) {
+        ts->done = 1;
+        now_done = 1;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!now_done)
+        return;
+    tw_snap_table *t = &e->job->tables[table];
+    atomic_store(&t->done, 1);
+    tw_table_metrics *tm = t->rel->stats;
+    if (tm)
+        atomic_store(&tm->snapshot_done, 1);
+    tw_info("snapshot", "table %s.%s done: %lld row(s) in %.1f s", t->rel->nspname, t->rel->relname,
+            (long long)atomic_load(&t->rows), (double)(wall_ms() - ts->started_ms) / 1000.0);
+}
+
+/* Emits a row taken out of the shared state, then says it is out. */
+static int emit_taken(worker *w, held_t *h, const char *snapmark)
+{
+    engine *e = w->e;
+    int table = h->table;
+    int rc = emit_held(w, h, snapmark);
+    if (rc == 0) {
+        pthread_mutex_lock(&e->lock);
+        e->ts[table].inflight--;
+        pthread_mutex_unlock(&e->lock);
+        maybe_done(w, table);
+    }
+    return rc;
+}
+
+/* The chunk's rows are all read; its held-back row (may be none) becomes
+ * the table's pending row, and the table's pending row of an earlier
+ * chunk goes out. The table's last chunk sends the pending row as the
+ * table's last (or the snapshot's last). */
 static int chunk_finished(worker *w, int table)
 {
     engine *e = w->e;
-    held_t out_true = {0}, out_table_last = {0}, out_last = {0};
-    int table_done = 0, still_held = 0;
+    held_t out_row = {0}, out_last = {0};
+    int last = 0;
     pthread_mutex_lock(&e->lock);
     table_state *ts = &e->ts[table];
     if (w->held.line) {
-        out_true = ts->pending;
+        out_row = ts->pending;
         ts->pending = w->held;
         memset(&w->held, 0, sizeof w->held);
+        if (out_row.line)
+            ts->inflight++;
     }
     if (atomic_fetch_sub(&ts->chunks_left, 1) == 1) {
-        table_done = 1;
-        if (ts->pending.line) {
-            out_table_last = e->global_pending;
-            e->global_pending = ts->pending;
-            memset(&ts->pending, 0, sizeof ts->pending);
-        }
-        if (atomic_fetch_sub(&e->tables_left, 1) == 1) {
-            out_last = e->global_pending;
-            memset(&e->global_pending, 0, sizeof e->global_pending);
-        }
-        still_held = e->global_pending.line != NULL && e->global_pending.table == table;
+        out_last = ts->pending;
+        memset(&ts->pending, 0, sizeof ts->pending);
+        if (out_last.line)
+            ts->inflight++;
+        last = atomic_fetch_sub(&e->tables_left, 1) == 1;
     }
     pthread_mutex_unlock(&e->lock);
     int rc = 0;
-    if (out_true.line && emit_held(w, &out_true, mark(e, out_true.table, 0, 0)) != 0)
-        rc = -1;
-    if (out_table_last.line && (rc != 0 || emit_held(w, &out_table_last, mark(e, 0, 1, 0)) != 0))
-        rc = -1;
-    if (out_last.line && (rc != 0 || emit_held(w, &out_last, mark(e, 0, 0, 1)) != 0))
-        rc = -1;
-    held_free(&out_true);
-    held_free(&out_table_last);
+    if (out_row.line)
+        rc = emit_taken(w, &out_row, mark(e, table, 0, 0));
+    if (rc == 0 && out_last.line)
+        rc = emit_taken(w, &out_last, mark(e, table, 1, last));
+    held_free(&out_row);
     held_free(&out_last);
-    if (rc == 0 && table_done) {
-        tw_snap_table *t = &e->job->tables[table];
-        atomic_store(&t->done, 1);
-        tw_table_metrics *tm = t->rel->stats;
-        if (tm)
-            atomic_store(&tm->snapshot_done, 1);
-        /* Its last row may still be held back for "last": it counts. */
-        tw_info("snapshot", "table %s.%s done: %lld row(s) in %.1f s", t->rel->nspname,
-                t->rel->relname, (long long)atomic_load(&t->rows) + still_held,
-                (double)(wall_ms() - ts->started_ms) / 1000.0);
-    }
+    if (rc == 0)
+        maybe_done(w, table);
     return rc;
 }
 
@@ -582,7 +608,6 @@ done:
     }
     for (int i = 0; e.ts && i < job->ntables; i++)
         held_free(&e.ts[i].pending);
-    held_free(&e.global_pending);
     free(ws);
     free(e.ts);
     free(e.chunks);

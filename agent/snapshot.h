@@ -24,11 +24,11 @@
  *
  * source.snapshot marks rows as Debezium does: "first" (the first row
  * produced), "first_in_data_collection" (a table's first), "true",
- * "last_in_data_collection" (a table's last) and "last" (the snapshot's
- * last). A worker holds back the last row of each chunk until it knows
- * whether it is its table's last; a finished table's last row is held
- * until the next table finishes, so "last" marks a real row even when the
- * table finishing last is empty.
+ * "last_in_data_collection" (a table's last) and "last" (the last row of
+ * the table that finishes last; none when that table is empty). A worker
+ * holds back the last row of each chunk until it knows whether it is its
+ * table's last. A table is `done` once every row of it was handed to the
+ * producer.
  *
  * Memory: per worker one libpq row buffer (two while one is held back),
  * a values array and key/value buffers reused for every row; per chunk one
@@ -75,7 +75,7 @@ typedef struct {
     int64_t ts_ms;             /* source.ts_ms of every row: when the snapshot was taken */
     const char *prefix, *db;   /* source.name, source.db */
     int threads;               /* at most this many worker sessions */
-    uint64_t opaque;           /* delivery opaque of every message */
+    uint64_t opaque;           /* delivery opaque of a message: opaque + table index */
     tw_snap_table *tables;
     int ntables;
     /* Called on the caller's thread about every 100 ms while workers run:
