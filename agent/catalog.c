@@ -217,7 +217,8 @@ int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_tabl
         "WHERE pt.pubname = $1 ORDER BY 1, u.i";
     const char *params[1] = {pub};
     char sql[sizeof tabs_sql + 32];
-    snprintf(sql, sizeof sql, tabs_sql, PQserverVersion(c->conn) >= 150000 ? "pt.rowfilter" : "NULL");
+    snprintf(sql, sizeof sql, tabs_sql,
+             PQserverVersion(c->conn) >= 150000 ? "pt.rowfilter" : "NULL");
     PGresult *t = exec_retry(c, sql, 1, params, err, errsize);
     if (!t)
         return -1;
@@ -342,13 +343,13 @@ int tw_catalog_import_snapshot(tw_catalog *c, const char *name, char *err, size_
     return 0;
 }
 
-int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn,
-                               char *err, size_t errsize)
+int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn, char *err,
+                               size_t errsize)
 {
     if (tw_catalog_begin_snapshot(c, err, errsize) != 0)
         return -1;
-    PGresult *res = tw_pg_exec(c->conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err,
-                               errsize);
+    PGresult *res =
+        tw_pg_exec(c->conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err, errsize);
     if (!res) {
         tw_catalog_end_snapshot(c);
         return -1;

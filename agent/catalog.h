@@ -34,10 +34,10 @@ typedef struct {
     const char *relname;
     const char *const *attnames; /* published columns; NULL: every non-generated one */
     int nattnames;
-    char relkind;              /* 'r' table, 'p' partitioned table */
-    long long pages;           /* blocks of the relation now */
-    long long reltuples;       /* the planner's row estimate; -1 unknown */
-    const char *rowfilter;     /* the publication's row filter (SQL), NULL when none */
+    char relkind;          /* 'r' table, 'p' partitioned table */
+    long long pages;       /* blocks of the relation now */
+    long long reltuples;   /* the planner's row estimate; -1 unknown */
+    const char *rowfilter; /* the publication's row filter (SQL), NULL when none */
 } tw_published_table;
 
 /* Tables of publication pub (schema, table order). Returns 0 with *tabs,
@@ -57,8 +57,8 @@ int tw_catalog_import_snapshot(tw_catalog *c, const char *name, char *err, size_
 /* begin_snapshot, then exports it (pg_export_snapshot(), into name) and
  * reads the WAL position it reflects (as tw_catalog_current_lsn). The
  * snapshot lives until end_snapshot. 0, or -1 with err. */
-int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn,
-                               char *err, size_t errsize);
+int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn, char *err,
+                               size_t errsize);
 
 /* The WAL position the catalog reflects now: the standby's last replayed
  * LSN, or the primary's current LSN. 0, or -1 with err. */

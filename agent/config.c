@@ -515,7 +515,14 @@ int tw_config_finish_except(tw_config *cfg, const tw_config_key *not_needed, siz
                     d->name, tw_config_env_name(d->name, env, sizeof env), d->name);
             return -1;
         }
-        if (d->defval) {
+        if ((d->flags & TW_CF_EMPTY) && v->source_gen != 0) {
+            /* Set to empty on purpose: the feature is off. */
+            v->value = strdup("");
+            if (!v->value) {
+                tw_errf(err, errsize, "out of memory");
+                return -1;
+            }
+        } else if (d->defval) {
             v->value = strdup(d->defval);
             if (!v->value) {
                 tw_errf(err, errsize, "out of memory");

@@ -34,6 +34,7 @@ typedef enum {
 
 #define TW_CF_REQUIRED 0x1 /* must be set by some source; no default */
 #define TW_CF_SECRET   0x2 /* never printed */
+#define TW_CF_EMPTY    0x4 /* set to empty: off (the default does not apply) */
 
 typedef enum {
 #define TW_KEY(id, ...) TW_CFG_##id,

@@ -121,8 +121,7 @@ size_t tw_metrics_render(char *buf, size_t size)
         }
     family(&o, "tidewater_snapshot_running", "gauge", "1 while a snapshot is being read.");
     put(&o, "tidewater_snapshot_running %d\n", atomic_load(&tw_m.snapshot_running));
-    family(&o, "tidewater_snapshot_tables", "gauge",
-           "Tables in the current (or last) snapshot.");
+    family(&o, "tidewater_snapshot_tables", "gauge", "Tables in the current (or last) snapshot.");
     put(&o, "tidewater_snapshot_tables %d\n", atomic_load(&tw_m.snapshot_tables));
     family(&o, "tidewater_snapshot_completed_timestamp_seconds", "gauge",
            "When the last snapshot was complete (0: none by this process).");
@@ -144,8 +143,7 @@ size_t tw_metrics_render(char *buf, size_t size)
             put_label(&o, t->table);
             put(&o, "\"} %lld\n", (long long)atomic_load(&t->snapshot_estimated));
         }
-    family(&o, "tidewater_snapshot_table_done", "gauge",
-           "1 when a table's snapshot is complete.");
+    family(&o, "tidewater_snapshot_table_done", "gauge", "1 when a table's snapshot is complete.");
     for (tw_table_metrics *t = tables; t; t = t->next)
         if (atomic_load(&t->snapshot_estimated) != 0 || atomic_load(&t->snapshot_rows) != 0) {
             put(&o, "tidewater_snapshot_table_done{table=\"");

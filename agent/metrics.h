@@ -57,7 +57,7 @@ typedef struct {
     atomic_llong schema_check_took_ms; /* how long it held the loop */
     atomic_ullong webhook_delivered, webhook_failed, webhook_dropped;
     atomic_ullong registry_requests[TW_REGISTRY_RESULTS]; /* by tw_reg_status */
-    atomic_int registry_waiting; /* publishing waits for the schema registry */
+    atomic_int registry_waiting;        /* publishing waits for the schema registry */
     atomic_int snapshot_running;        /* a snapshot is being read */
     atomic_int snapshot_tables;         /* tables in the current (or last) snapshot */
     atomic_llong snapshot_completed_ms; /* wall ms the last snapshot was complete, 0 none */

@@ -1228,14 +1228,14 @@ static void snapshot_progress(pipe_t *p, const char *what)
             est += j->tables[i].est_rows;
     }
     double s = (double)(now_ms() - p->snap_started_ms) / 1000.0;
-    char pct[32] = "";
+    char of[64] = "";
     if (!unknown && est > 0)
-        snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * (double)rows / (double)est);
+        snprintf(of, sizeof of, " of ~%lld (%.0f%%)", est, 100.0 * (double)rows / (double)est);
+    else if (est > 0)
+        snprintf(of, sizeof of, " of more than ~%lld", est);
     tw_info("snapshot",
-            "%s: %lld of %s%lld rows%s, %d of %d tables done, %.0f rows/s, %" PRIu64
-            " acknowledged by Kafka",
-            what, rows, unknown ? "at least ~" : "~", est, pct, done, j->ntables,
-            s > 0 ? (double)rows / s : 0.0, p->snap_acked);
+            "%s: %lld rows%s, %d of %d tables done, %.0f rows/s, %" PRIu64 " acknowledged by Kafka",
+            what, rows, of, done, j->ntables, s > 0 ? (double)rows / s : 0.0, p->snap_acked);
 }
 
 /* Between snapshot rows, on the pipeline's thread: deliveries, liveness,

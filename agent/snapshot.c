@@ -263,8 +263,9 @@ static void maybe_done(worker *w, int table)
     tw_table_metrics *tm = t->rel->stats;
     if (tm)
         atomic_store(&tm->snapshot_done, 1);
-    tw_info("snapshot", "table %s.%s done: %lld row(s) in %.1f s", t->rel->nspname, t->rel->relname,
-            (long long)atomic_load(&t->rows), (double)(wall_ms() - ts->started_ms) / 1000.0);
+    tw_info("snapshot", "snapshot of %s.%s done: %lld row(s) in %.1f s", t->rel->nspname,
+            t->rel->relname, (long long)atomic_load(&t->rows),
+            (double)(wall_ms() - ts->started_ms) / 1000.0);
 }
 
 /* Emits a row taken out of the shared state, then says it is out. */

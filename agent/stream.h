@@ -60,7 +60,7 @@ typedef struct {
     int slot_created;    /* this open created the slot */
     tw_slot_state slot_state;
     char slot_invalid_why[64]; /* TW_SLOT_INVALIDATED: e.g. "wal_status=lost" */
-    uint64_t slot_lsn;   /* slot's consistent point (created) or confirmed_flush_lsn */
+    uint64_t slot_lsn;         /* slot's consistent point (created) or confirmed_flush_lsn */
 } tw_stream_info;
 
 typedef enum {

@@ -78,6 +78,14 @@ $OUT" ;; esac
 diff -u "$TW_SOURCE_DIR/docs/configuration.md" "$dir/doc.md" >&2 ||
     fail "docs/configuration.md is stale: regenerate it with 'tidewater config --doc > docs/configuration.md'"
 
+# An empty http.listen turns the endpoint off; an empty slot.name means its
+# default again.
+req=(--set source.conninfo=host=x --set source.publication=p --set kafka.bootstrap.servers=k:1)
+run_cli config --show "${req[@]}" --set http.listen= --set slot.name=
+[ "$RC" -eq 0 ] || fail "config --show with empty values: exit $RC: $OUT"
+printf '%s\n' "$OUT" | grep -q '^http.listen = *# --set$' || fail "empty http.listen is not off: $(printf '%s\n' "$OUT" | grep http.listen)"
+expect_out "slot.name = tidewater  # default"
+
 run_cli --help
 [ "$RC" -eq 0 ] || fail "--help exit $RC"
 expect_out "tidewater check"

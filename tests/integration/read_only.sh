@@ -2,7 +2,8 @@
 # Read-only proof: with log_statement=all and log_replication_commands=on on
 # both servers, every statement that Tidewater's sessions send (found by their
 # application_name in the server logs) is a read: SELECT, SHOW or a
-# replication protocol command that creates nothing but Tidewater's own slot.
+# replication protocol command that creates nothing but Tidewater's own slot,
+# including the snapshot's (SET TRANSACTION SNAPSHOT, COPY (SELECT …) TO STDOUT).
 # Anything else fails the test, and so does finding no statement at all.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,8 @@ SLOT="tw_ro_slot_$$"
 : "${TW_PROBE:=$TW_SOURCE_DIR/build/tests/stream_probe}"
 restore() {
     [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
-    psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    psql_standby -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('$SLOT', '${SLOT}_s')" >/dev/null 2>&1 || true
     psql_primary -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
     psql_standby -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
@@ -49,6 +51,18 @@ psql_primary -c "INSERT INTO shop.customers (name) VALUES ('read-only probe')" >
 wait "$probe" || fail "the stream probe failed"
 kill "$ticker"
 ticker=""
+# The snapshot: the slot's exported snapshot read by 2 worker sessions, then
+# streaming; and initial_only, a snapshot of its own without a slot.
+snap_args=(--set "source.conninfo=$TW_PG_STANDBY_DSN" --set "source.publication=$TW_PG_PUBLICATION"
+    --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "source.application_name=$APP"
+    --set "topic.prefix=tw_ro_$$" --set snapshot.max.threads=2 --set http.listen=)
+log=$(mktemp)
+start_agent "$log" "${snap_args[@]}" --set "slot.name=${SLOT}_s"
+stop_agent
+grep -q 'msg="snapshot complete' "$log" || fail "the agent took no snapshot: $(tail -n 5 "$log")"
+"$TW_BIN" run "${snap_args[@]}" --set "slot.name=${SLOT}_o" --set snapshot.mode=initial_only >"$log" 2>&1 ||
+    fail "initial_only failed: $(tail -n 5 "$log")"
+rm -f "$log"
 sleep 0.5 # let the servers write their last log lines
 
 # Statement lines of our sessions, without the log prefix. A statement that
@@ -61,14 +75,14 @@ statements=$( (tail -n +"$((primary_start + 1))" "$TW_PG_PRIMARY_LOG"
 count=$(printf '%s\n' "$statements" | grep -c . || true)
 [ "$count" -ge 10 ] || fail "expected at least 10 logged statements from $APP, found $count:
 $statements"
-for cmd in IDENTIFY_SYSTEM CREATE_REPLICATION_SLOT START_REPLICATION; do
+for cmd in IDENTIFY_SYSTEM CREATE_REPLICATION_SLOT START_REPLICATION "SET TRANSACTION SNAPSHOT" "COPY (SELECT"; do
     printf '%s\n' "$statements" | grep -q "^$cmd" ||
         fail "the replication command $cmd was not logged; log_replication_commands not in effect?"
 done
 
 # The allow-list: reads, and replication commands that only read WAL or
 # manage Tidewater's own logical slot.
-allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY .* TO STDOUT)'
+allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$)'
 bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
 [ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
 $bad"

@@ -112,7 +112,9 @@ base=(--set "source.conninfo=$TW_PG_STANDBY_DSN" --set "source.publication=${S}_
     --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set status.interval.ms=500)
 
 # ---- a. snapshot under a workload, SIGKILL in the middle, resume ----
-args=("${base[@]}" --set "slot.name=$SLOT" --set "topic.prefix=$PREFIX" --set snapshot.max.threads=4)
+PORT=$((20000 + RANDOM % 20000))
+args=("${base[@]}" --set "slot.name=$SLOT" --set "topic.prefix=$PREFIX" --set snapshot.max.threads=4
+    --set "http.listen=127.0.0.1:$PORT")
 workload 1 6000 >"$dir/load1.sql"
 psql_primary -f "$dir/load1.sql" >/dev/null &
 load_pid=$!
@@ -131,7 +133,7 @@ for _ in $(seq 1 600); do
 done
 grep -q 'msg="reading 3 table(s)' "$log" || fail "the snapshot did not start: $(tail -n 20 "$log")"
 for _ in $(seq 1 30); do
-    grep -q 'table .* done' "$log" && break
+    grep -q 'snapshot of .* done' "$log" && break
     sleep 0.05
 done
 kill -9 "$AGENT_PID"
@@ -150,8 +152,23 @@ load_pid=""
 workload 2 1400 >"$dir/load2.sql"
 psql_primary -f "$dir/load2.sql" >/dev/null
 wait_caught_up "$SLOT"
+python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$PORT/metrics').read().decode())" >"$dir/metrics.txt"
 stop_agent
 grep -q 'msg="snapshot complete' "$log" || fail "no 'snapshot complete' in the log"
+if command -v promtool >/dev/null; then
+    promtool check metrics <"$dir/metrics.txt" || fail "promtool check metrics rejects /metrics"
+fi
+for want in "tidewater_snapshot_running 0" "tidewater_snapshot_table_done{table=\"$S.big\"} 1" \
+    "tidewater_snapshot_rows_estimated{table=\"$S.big\"} $ROWS_BIG"; do
+    grep -qxF "$want" "$dir/metrics.txt" || fail "/metrics lacks '$want': $(grep snapshot "$dir/metrics.txt")"
+done
+rows=$(sed -n "s/^tidewater_snapshot_rows{table=\"$S.big\"} //p" "$dir/metrics.txt")
+[ "${rows:-0}" -gt 0 ] || fail "tidewater_snapshot_rows of $S.big is '${rows:-missing}'"
+r=$(sed -n "s/^tidewater_changes_total{table=\"$S.big\",op=\"r\"} //p" "$dir/metrics.txt")
+[ "${r:-0}" -eq "$rows" ] || fail "tidewater_changes_total op=r of $S.big is '${r:-missing}', want $rows"
+grep -q '^tidewater_snapshot_completed_timestamp_seconds [1-9]' "$dir/metrics.txt" ||
+    fail "tidewater_snapshot_completed_timestamp_seconds not set"
+note "metrics: $rows snapshot rows of $S.big in this run, table done, promtool accepts /metrics"
 check_tables "$PREFIX" a "big mid nokey"
 for mark in first true last_in_data_collection last; do
     grep -q "\"snapshot=$mark\"" "$dir"/a.*.oracle || fail "no snapshot row marked $mark: $(cat "$dir"/a.*.oracle)"
