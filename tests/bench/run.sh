@@ -12,15 +12,26 @@
 # CPU seconds come from /proc (the agent, and the standby's walsender serving
 # it, sampled while it runs); peak RSS is the agent's VmHWM.
 #
-#   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx] [--json FILE]
+# The snapshot scenario loads N rows into the table (ANALYZEd, replayed by the
+# standby). The baseline is `psql` running `COPY (SELECT <the columns> FROM
+# the table) TO STDOUT` on the standby to /dev/null, once untimed (page cache)
+# and once timed; then `tidewater run` with snapshot.mode=initial_only and
+# snapshot.max.threads 1 and 4, which exits once Kafka acknowledged every row.
+# All are timed from process start to exit. The agent runs in a subshell of
+# its own, whose cutime+cstime from /proc, once it has reaped the agent, are
+# the agent's exact CPU seconds; peak RSS is VmHWM, sampled while it runs.
 #
-# Prints a table; --json writes every figure. Scenarios: insert_1tx (N inserts
-# in one transaction), insert_10k (N inserts in 10,000-row transactions),
-# update_1tx (N updates in one transaction). Default N = 1,000,000.
+#   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx,snapshot] [--json FILE]
+#
+# Prints a table (and one for the snapshot); --json writes every figure.
+# Scenarios: insert_1tx (N inserts in one transaction), insert_10k (N inserts
+# in 10,000-row transactions), update_1tx (N updates in one transaction),
+# snapshot (an initial snapshot of N rows, 1 and 4 threads). Default
+# N = 1,000,000.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=1000000
-SCENARIOS=insert_1tx,insert_10k,update_1tx
+SCENARIOS=insert_1tx,insert_10k,update_1tx,snapshot
 JSON=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,8 +53,10 @@ fi
 . "$REPO/tests/env/state/env.sh"
 work=$(mktemp -d)
 AGENT_PID=""
+WRAP_PID=""
 cleanup() {
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$WRAP_PID" ] && kill -9 "$WRAP_PID" 2>/dev/null
     [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
     rm -rf "$work"
     [ "$started_services" = 1 ] && bash "$REPO/tests/env/down.sh" >/dev/null 2>&1
@@ -59,6 +72,9 @@ replay() {
     until [ "$(SB -c "SELECT pg_last_wal_replay_lsn() >= '$target'")" = t ]; do sleep 0.1; done
 }
 now() { date +%s.%N; }
+# The agent's HTTP endpoint on an ephemeral port: `--set http.listen=` (empty)
+# unsets the key, i.e. means the default 127.0.0.1:8080, which may be taken.
+HTTP_LISTEN=http.listen=127.0.0.1:0
 # CPU seconds (user+sys) of a pid, from /proc/PID/stat fields 14 and 15.
 cpu_s() {
     local hz
@@ -68,13 +84,8 @@ cpu_s() {
 walsender_of() { SB -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
 flushed_past() { [ "$(SB -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]; }
 
-results=()
-run_scenario() {
-    local sc=$1 id base tw end t0 t1 base_s tw_s ws_pid ws_cpu agent_cpu rss
-    id="${sc}_$$"
-    base="bench_base_$id"
-    tw="bench_tw_$id"
-    local warm="bench_warm_$id"
+# The table every scenario uses (empty), in the publication tw_bench_pub.
+fresh_table() {
     P <<SQL >/dev/null
 SET client_min_messages = warning;
 DROP PUBLICATION IF EXISTS tw_bench_pub;
@@ -86,6 +97,16 @@ GRANT USAGE ON SCHEMA tw_bench TO tidewater;
 GRANT SELECT ON ALL TABLES IN SCHEMA tw_bench TO tidewater;
 CREATE PUBLICATION tw_bench_pub FOR TABLE tw_bench.t;
 SQL
+}
+
+results=()
+run_scenario() {
+    local sc=$1 id base tw end t0 t1 base_s tw_s ws_pid ws_cpu agent_cpu rss
+    id="${sc}_$$"
+    base="bench_base_$id"
+    tw="bench_tw_$id"
+    local warm="bench_warm_$id"
+    fresh_table
     if [ "$sc" = update_1tx ]; then
         P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
               FROM generate_series(1, $ROWS) g" >/dev/null
@@ -140,7 +161,7 @@ SQL
     t0=$(now)
     "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
         --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$tw" \
-        --set "topic.prefix=bench_$id" --set status.interval.ms=200 --set http.listen= \
+        --set "topic.prefix=bench_$id" --set status.interval.ms=200 --set "$HTTP_LISTEN" \
         >"$work/agent.log" 2>&1 &
     AGENT_PID=$!
     ws_cpu="" agent_cpu=""
@@ -168,9 +189,79 @@ SQL
         "$(echo "${agent_cpu:-0} * 1000000 / $ROWS" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
 }
 
+# Snapshot: N rows read by COPY to /dev/null, then by initial_only with 1 and 4 threads.
+run_snapshot() {
+    local t0 t1 copy_s th log published hwm kib rc a0 a1 ticks hz tw_s cpu sessions
+    local copy_sql="COPY (SELECT id, n, s, ts, amount, ok FROM tw_bench.t) TO STDOUT"
+    hz=$(getconf CLK_TCK)
+    fresh_table
+    P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
+          FROM generate_series(1, $ROWS) g" -c "ANALYZE tw_bench.t" >/dev/null
+    replay
+
+    # Baseline: COPY on the standby to /dev/null, once untimed (page cache), once timed.
+    psql "$TW_PG_STANDBY_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$copy_sql" >/dev/null
+    t0=$(now)
+    psql "$TW_PG_STANDBY_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$copy_sql" >/dev/null
+    t1=$(now)
+    copy_s=$(echo "$t1 - $t0" | bc -l)
+
+    for th in 1 4; do
+        log="$work/snapshot$th.log"
+        rm -f "$work/agent.pid" "$work/agent.done"
+        # The agent is this subshell's only child between the two reads of its
+        # /proc stat: the difference in cutime+cstime (fields 16, 17) is the
+        # agent's CPU, every thread included.
+        (
+            t0=$(now)
+            read -r -a st0 <"/proc/$BASHPID/stat"
+            "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
+                --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=bench_snap${th}_$$" \
+                --set "topic.prefix=bench_snapshot${th}_$$" --set "$HTTP_LISTEN" \
+                --set snapshot.mode=initial_only --set "snapshot.max.threads=$th" >"$log" 2>&1 &
+            echo $! >"$work/agent.pid"
+            rc=0
+            wait $! || rc=$?
+            read -r -a st1 <"/proc/$BASHPID/stat"
+            t1=$(now)
+            echo "$rc $t0 $t1 $((st1[15] + st1[16] - st0[15] - st0[16]))" >"$work/agent.done"
+        ) &
+        WRAP_PID=$!
+        until [ -s "$work/agent.pid" ]; do
+            kill -0 "$WRAP_PID" 2>/dev/null || { echo "bench: the agent did not start" >&2; exit 1; }
+            sleep 0.01
+        done
+        AGENT_PID=$(cat "$work/agent.pid")
+        hwm=""
+        while kill -0 "$AGENT_PID" 2>/dev/null; do
+            kib=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null || true)
+            [ -n "$kib" ] && hwm=$kib
+            sleep 0.05
+        done
+        wait "$WRAP_PID"
+        WRAP_PID="" AGENT_PID=""
+        read -r rc a0 a1 ticks <"$work/agent.done"
+        [ "$rc" = 0 ] || { tail "$log" >&2; echo "bench: the agent (initial_only, $th threads) exited $rc" >&2; exit 1; }
+        published=$(sed -n 's/.*initial_only: \([0-9]*\) rows published.*/\1/p' "$log")
+        [ "$published" = "$ROWS" ] ||
+            { tail "$log" >&2; echo "bench: the agent published '$published' rows, not $ROWS" >&2; exit 1; }
+        [ -n "$hwm" ] || { echo "bench: no VmHWM sampled for the agent ($th threads)" >&2; exit 1; }
+        sessions=$(sed -n 's/.* with \([0-9]*\) session(s).*/\1/p' "$log" | head -n 1)
+        tw_s=$(echo "$a1 - $a0" | bc -l)
+        cpu=$(echo "$ticks / $hz" | bc -l)
+        results+=("$(printf '{"scenario":"snapshot","threads":%d,"sessions":%d,"rows":%d,"copy_seconds":%.3f,"tidewater_seconds":%.3f,"copy_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"agent_cpu_s_per_million":%.2f,"peak_rss_mib":%.1f}' \
+            "$th" "${sessions:-0}" "$ROWS" "$copy_s" "$tw_s" "$(echo "$ROWS / $copy_s" | bc -l)" \
+            "$(echo "$ROWS / $tw_s" | bc -l)" "$(echo "$copy_s / $tw_s" | bc -l)" "$cpu" \
+            "$(echo "$cpu * 1000000 / $ROWS" | bc -l)" "$(echo "$hwm / 1024" | bc -l)")")
+    done
+}
+
 IFS=, read -r -a list <<<"$SCENARIOS"
 for sc in "${list[@]}"; do
-    run_scenario "$sc"
+    case "$sc" in
+    snapshot) run_snapshot ;;
+    *) run_scenario "$sc" ;;
+    esac
 done
 P -c "SET client_min_messages = warning" -c "DROP PUBLICATION IF EXISTS tw_bench_pub" \
     -c "DROP SCHEMA IF EXISTS tw_bench CASCADE" >/dev/null
@@ -179,12 +270,25 @@ json="[$(IFS=,; echo "${results[*]}")]"
 [ -n "$JSON" ] && printf '%s\n' "$json" >"$JSON"
 python3 - "$json" <<'PY'
 import json, sys
-rows = json.loads(sys.argv[1])
+allrows = json.loads(sys.argv[1])
+rows = [r for r in allrows if r["scenario"] != "snapshot"]
+snap = [r for r in allrows if r["scenario"] == "snapshot"]
 cols = [("scenario", "%-11s"), ("rows", "%9d"), ("baseline_rows_per_s", "%12.0f"),
         ("tidewater_rows_per_s", "%13.0f"), ("throughput_ratio", "%6.2f"), ("agent_cpu_s", "%7.2f"),
         ("walsender_cpu_s", "%8.2f"), ("cpu_ratio", "%6.2f"), ("peak_rss_mib", "%7.1f")]
 head = ["scenario", "rows", "pg_recv r/s", "tidewater r/s", "ratio", "agentCPU", "wsndCPU", "cpu/w", "RSS MiB"]
-print("  ".join(h.rjust(len(f % (0 if 'd' in f or 'f' in f else ''))) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
-for r in rows:
-    print("  ".join(f % r[k] for k, f in cols))
+if rows or not snap:
+    print("  ".join(h.rjust(len(f % (0 if 'd' in f or 'f' in f else ''))) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
+    for r in rows:
+        print("  ".join(f % r[k] for k, f in cols))
+if snap:
+    if rows:
+        print()
+    cols = [("scenario", "%-11s"), ("threads", "%7d"), ("rows", "%9d"), ("copy_rows_per_s", "%12.0f"),
+            ("tidewater_rows_per_s", "%13.0f"), ("throughput_ratio", "%6.2f"), ("agent_cpu_s", "%8.2f"),
+            ("peak_rss_mib", "%7.1f")]
+    head = ["scenario", "threads", "rows", "COPY r/s", "tidewater r/s", "ratio", "agentCPU", "RSS MiB"]
+    print("  ".join(h.rjust(len(f % 0)) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
+    for r in snap:
+        print("  ".join(f % r[k] for k, f in cols))
 PY
