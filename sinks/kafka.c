@@ -18,7 +18,7 @@ static const char *const producer_defaults[] = {
     "compression.codec",            "zstd",
     "partitioner",                  "murmur2_random",
     "linger.ms",                    "20",
-    "queue.buffering.max.messages", "100000",
+    "queue.buffering.max.messages", "20000",
     "queue.buffering.max.kbytes",   "16384",
     /* Tidewater creates its topics itself (compacted schemas topic,
      * topic.partitions, topic.create=false): a metadata request must not

@@ -7,7 +7,7 @@
  * key hashing, so keyed messages land where Java producers would put them),
  * linger.ms=20, allow.auto.create.topics=false (Tidewater creates its own
  * topics with their settings), and a bounded local queue (queue.buffering.max.messages
- * 100000, queue.buffering.max.kbytes 16384) so memory stays bounded: when it
+ * 20000, queue.buffering.max.kbytes 16384) so memory stays bounded: when it
  * is full, kafka_sink_produce() returns KAFKA_SINK_FULL and the caller stops
  * reading the replication socket (backpressure) and polls until room frees.
  *

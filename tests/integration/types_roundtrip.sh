@@ -11,6 +11,9 @@
 # messages are then in Confluent's wire format and are read with
 # confluent-kafka's own AvroDeserializer (tw_consume_registry.py), keys and
 # values, and with `tidewater consume`.
+# TW_SNAPSHOT=1 inserts the rows before the agent starts: they are read by
+# the initial snapshot (COPY, 2 threads) and must arrive as op=r envelopes
+# with exactly the values the stream would carry.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
@@ -60,10 +63,7 @@ if [ "${TW_REGISTRY:-0}" = 1 ]; then
             "$TW_SCHEMA_REGISTRY_URL" "$2" "${@:3}"
     }
 fi
-start_agent "$dir/agent.log" --set "source.conninfo=$DSN" --set "source.publication=${S}_pub" \
-    --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$SLOT" \
-    --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000 ${REG[@]+"${REG[@]}"}
-
+insert_rows() {
 psql_primary <<SQL >/dev/null
 INSERT INTO $S.t (id) VALUES (1);
 INSERT INTO $S.t VALUES (2,
@@ -95,6 +95,23 @@ INSERT INTO $S.t (id, c_num, c_date, c_ts, c_tstz, c_text) VALUES
     (5, 99999999999999999999999.99999, '1970-01-01', '1970-01-01 00:00:00', '2262-04-11 23:47:16.854775+00',
      'line1' || chr(10) || 'tab' || chr(9) || 'quote"back\\slash');
 SQL
+}
+if [ "${TW_SNAPSHOT:-0}" = 1 ]; then
+    # The rows exist before the agent starts: they arrive as snapshot rows
+    # (op r, read with COPY), which must encode exactly as streamed ones.
+    insert_rows
+    wait_standby_replay
+    SNAP=(--set snapshot.max.threads=2)
+    export TW_WANT_OP=r
+    start_agent "$dir/agent.log" --set "source.conninfo=$DSN" --set "source.publication=${S}_pub" \
+        --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$SLOT" \
+        --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000 ${REG[@]+"${REG[@]}"} "${SNAP[@]}"
+else
+    start_agent "$dir/agent.log" --set "source.conninfo=$DSN" --set "source.publication=${S}_pub" \
+        --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$SLOT" \
+        --set "topic.prefix=$PREFIX" --set kafka.message.max.bytes=5000000 ${REG[@]+"${REG[@]}"}
+    insert_rows
+fi
 wait_messages "$PREFIX" "$PREFIX.$S.t" 5
 stop_agent
 if grep -q 'level=error' "$dir/agent.log"; then
