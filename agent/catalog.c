@@ -11,7 +11,8 @@
 struct tw_catalog {
     const tw_config *cfg;
     PGconn *conn;
-    PGresult *last; /* backs the strings of cols */
+    int in_snapshot; /* inside begin_snapshot: no reconnect (it would leave it) */
+    PGresult *last;  /* backs the strings of cols */
     tw_column_catalog *cols;
     int cap;
     PGresult *pub_tabs, *pub_cols; /* back the strings of pub */
@@ -187,7 +188,7 @@ static PGresult *exec_retry(tw_catalog *c, const char *sql, int nparams, const c
                             char *err, size_t errsize)
 {
     PGresult *res = tw_pg_exec(c->conn, sql, nparams, params, err, errsize);
-    if (!res && PQstatus(c->conn) != CONNECTION_OK) {
+    if (!res && !c->in_snapshot && PQstatus(c->conn) != CONNECTION_OK) {
         PQreset(c->conn);
         res = tw_pg_exec(c->conn, sql, nparams, params, err, errsize);
     }
@@ -316,6 +317,7 @@ int tw_catalog_begin_snapshot(tw_catalog *c, char *err, size_t errsize)
     if (!res)
         return -1;
     PQclear(res);
+    c->in_snapshot = 1;
     return 0;
 }
 
@@ -346,7 +348,9 @@ int tw_catalog_import_snapshot(tw_catalog *c, const char *name, char *err, size_
 int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn, char *err,
                                size_t errsize)
 {
-    if (tw_catalog_begin_snapshot(c, err, errsize) != 0)
+    /* Read before the snapshot exists: never later than what it shows. */
+    if (tw_catalog_current_lsn(c, lsn, err, errsize) != 0 ||
+        tw_catalog_begin_snapshot(c, err, errsize) != 0)
         return -1;
     PGresult *res =
         tw_pg_exec(c->conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, err, errsize);
@@ -356,15 +360,69 @@ int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint6
     }
     snprintf(name, namesize, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (tw_catalog_current_lsn(c, lsn, err, errsize) != 0) {
-        tw_catalog_end_snapshot(c);
+    return 0;
+}
+
+int tw_catalog_lock_table(tw_catalog *c, uint32_t relid, const char *nspname, const char *relname,
+                          char *err, size_t errsize)
+{
+    char *nsp = PQescapeIdentifier(c->conn, nspname, strlen(nspname));
+    char *rel = PQescapeIdentifier(c->conn, relname, strlen(relname));
+    char *sql = NULL;
+    int rc = -1;
+    if (nsp && rel && (sql = malloc(strlen(nsp) + strlen(rel) + 64)) != NULL) {
+        sprintf(sql, "LOCK TABLE %s.%s IN ACCESS SHARE MODE", nsp, rel);
+        PGresult *res = tw_pg_exec(c->conn, sql, 0, NULL, err, errsize);
+        if (res) {
+            PQclear(res);
+            rc = 0;
+        }
+    } else {
+        tw_pg_error(c->conn, err, errsize);
+    }
+    free(sql);
+    PQfreemem(nsp);
+    PQfreemem(rel);
+    if (rc != 0)
         return -1;
+    /* The snapshot's pg_class row against the relation as it is now
+     * (locked): a rewrite committed since leaves the snapshot an empty
+     * file to read. */
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", relid);
+    const char *params[1] = {oid};
+    PGresult *res =
+        tw_pg_exec(c->conn,
+                   "SELECT relfilenode = coalesce(pg_catalog.pg_relation_filenode(oid), "
+                   "relfilenode) FROM pg_catalog.pg_class WHERE oid = $1::oid",
+                   1, params, err, errsize);
+    if (!res)
+        return -1;
+    int same = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!same) {
+        snprintf(err, errsize,
+                 "table %s.%s was rewritten (ALTER TABLE, VACUUM FULL, CLUSTER or TRUNCATE) "
+                 "after the snapshot was taken, so the snapshot cannot read its rows",
+                 nspname, relname);
+        return 1;
     }
     return 0;
 }
 
+const char *tw_catalog_host(tw_catalog *c)
+{
+    return PQhost(c->conn);
+}
+
+const char *tw_catalog_port(tw_catalog *c)
+{
+    return PQport(c->conn);
+}
+
 void tw_catalog_end_snapshot(tw_catalog *c)
 {
+    c->in_snapshot = 0;
     char err[256];
     PQclear(tw_pg_exec(c->conn, "ROLLBACK", 0, NULL, err, sizeof err));
 }

@@ -54,11 +54,25 @@ void tw_catalog_end_snapshot(tw_catalog *c);
 /* begin_snapshot, importing an exported snapshot (SET TRANSACTION SNAPSHOT):
  * the catalog as the snapshot's sessions see it. 0, or -1 with err. */
 int tw_catalog_import_snapshot(tw_catalog *c, const char *name, char *err, size_t errsize);
-/* begin_snapshot, then exports it (pg_export_snapshot(), into name) and
- * reads the WAL position it reflects (as tw_catalog_current_lsn). The
- * snapshot lives until end_snapshot. 0, or -1 with err. */
+/* Reads the WAL position (as tw_catalog_current_lsn, just before: the
+ * snapshot shows at least everything up to it), then begin_snapshot and
+ * exports it (pg_export_snapshot(), into name). The snapshot lives until
+ * end_snapshot. 0, or -1 with err. Inside a snapshot the session does not
+ * reconnect: a lost connection is an error. */
 int tw_catalog_export_snapshot(tw_catalog *c, char *name, size_t namesize, uint64_t *lsn, char *err,
                                size_t errsize);
+
+/* Inside a snapshot: LOCK TABLE nsp.rel IN ACCESS SHARE MODE (held until
+ * end_snapshot, so a rewrite replayed meanwhile conflicts with the lock on
+ * a standby instead of emptying the table for the snapshot), then checks
+ * that the table was not rewritten since the snapshot was taken. 0, 1 when
+ * it was (err says so), or -1 with err. */
+int tw_catalog_lock_table(tw_catalog *c, uint32_t relid, const char *nspname, const char *relname,
+                          char *err, size_t errsize);
+
+/* The server the catalog session is connected to (libpq's PQhost/PQport). */
+const char *tw_catalog_host(tw_catalog *c);
+const char *tw_catalog_port(tw_catalog *c);
 
 /* The WAL position the catalog reflects now: the standby's last replayed
  * LSN, or the primary's current LSN. 0, or -1 with err. */

@@ -31,7 +31,14 @@
 #define TXN_RING        16384
 #define FLUSH_MS        30000
 
-enum { P_OK = 0, P_RESTART, P_FATAL, P_STOP, P_DONE /* snapshot.mode=initial_only */ };
+enum {
+    P_OK = 0,
+    P_RESTART,
+    P_FATAL,
+    P_STOP,
+    P_DONE,   /* snapshot.mode=initial_only: finished */
+    P_RESNAP, /* an interrupted snapshot cannot be resumed consistently: start it over */
+};
 enum { SNAP_INITIAL, SNAP_NEVER, SNAP_WHEN_NEEDED, SNAP_INITIAL_ONLY };
 enum { POLICY_CONTINUE, POLICY_PAUSE, POLICY_FAIL };
 static const char *const policy_names[] = {"continue", "pause", "fail"};
@@ -94,6 +101,7 @@ typedef struct {
     uint64_t *snap_table_acked;       /* by table index */
     int *snap_table_recorded;         /* its completion is in the durable record */
     json_t *snap_rec;                 /* the record being kept up to date */
+    const json_t *resume_fps;         /* resuming: fingerprints of the tables at the slot's point */
     int snap_tick_rc;                 /* P_* of a record write inside the snapshot */
     tw_snapshot_job *snap;            /* while one runs */
     int64_t snap_started_ms, snap_last_log_ms;
@@ -116,10 +124,14 @@ static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
 {
     pipe_t *p = app;
     if (opaque != SCHEMA_OPAQUE && (opaque & SNAPSHOT_OPAQUE)) {
-        p->snap_acked++;
         uint64_t t = opaque & ~SNAPSHOT_OPAQUE;
-        if (p->snap && t < (uint64_t)p->snap->ntables)
-            p->snap_table_acked[t]++;
+        /* Only rows the broker has: a failed one must keep its table from
+         * being recorded complete. */
+        if (ok) {
+            p->snap_acked++;
+            if (p->snap && t < (uint64_t)p->snap->ntables)
+                p->snap_table_acked[t]++;
+        }
         if (!ok) {
             p->snap_failed++;
             atomic_fetch_add(&tw_m.delivery_errors, 1);
@@ -1198,8 +1210,8 @@ static int snapshot_record_tables(pipe_t *p)
 {
     tw_snapshot_job *j = p->snap;
     json_t *done = p->snap_rec ? json_object_get(p->snap_rec, "tables_done") : NULL;
-    if (!done)
-        return P_OK; /* initial_only: nothing durable */
+    if (!done || p->snap_failed)
+        return P_OK; /* initial_only: nothing durable; after a failure: nothing complete */
     int changed = 0;
     for (int i = 0; i < j->ntables; i++) {
         if (p->snap_table_recorded[i] || !atomic_load(&j->tables[i].done) ||
@@ -1211,7 +1223,18 @@ static int snapshot_record_tables(pipe_t *p)
         p->snap_table_recorded[i] = 1;
         changed = 1;
     }
-    return changed ? snapshot_save(p) : P_OK;
+    if (!changed)
+        return P_OK;
+    int rc = snapshot_save(p);
+    for (int i = 0; rc == P_OK && i < j->ntables; i++)
+        if (p->snap_table_recorded[i] == 1) {
+            p->snap_table_recorded[i] = 2; /* said so */
+            tw_info("snapshot",
+                    "snapshot of %s.%s acknowledged by Kafka: recorded, kept if the snapshot is "
+                    "interrupted",
+                    j->tables[i].rel->nspname, j->tables[i].rel->relname);
+        }
+    return rc;
 }
 
 static void snapshot_progress(pipe_t *p, const char *what)
@@ -1233,9 +1256,25 @@ static void snapshot_progress(pipe_t *p, const char *what)
         snprintf(of, sizeof of, " of ~%lld (%.0f%%)", est, 100.0 * (double)rows / (double)est);
     else if (est > 0)
         snprintf(of, sizeof of, " of more than ~%lld", est);
+    /* The tables being read, with their own progress. */
+    char busy[512] = "";
+    size_t bl = 0;
+    for (int i = 0, shown = 0; i < j->ntables && shown < 4; i++) {
+        long long r = atomic_load(&j->tables[i].rows);
+        if (atomic_load(&j->tables[i].done) || r == 0)
+            continue;
+        int w = snprintf(busy + bl, sizeof busy - bl, "%s%s.%s %lld of ~%lld",
+                         shown ? ", " : "; reading ", j->tables[i].rel->nspname,
+                         j->tables[i].rel->relname, r, j->tables[i].est_rows);
+        if (w < 0 || (size_t)w >= sizeof busy - bl)
+            break;
+        bl += (size_t)w;
+        shown++;
+    }
     tw_info("snapshot",
-            "%s: %lld rows%s, %d of %d tables done, %.0f rows/s, %" PRIu64 " acknowledged by Kafka",
-            what, rows, of, done, j->ntables, s > 0 ? (double)rows / s : 0.0, p->snap_acked);
+            "%s: %lld rows%s, %d of %d tables done, %.0f rows/s, %" PRIu64
+            " acknowledged by Kafka%s",
+            what, rows, of, done, j->ntables, s > 0 ? (double)rows / s : 0.0, p->snap_acked, busy);
 }
 
 /* Between snapshot rows, on the pipeline's thread: deliveries, liveness,
@@ -1333,6 +1372,31 @@ static int snapshot_tables(pipe_t *p, const json_t *skip, tw_snap_table **out, i
             break;
         }
         r->stats = tw_metrics_table(r->nspname, r->relname);
+        int lk =
+            tw_catalog_lock_table(p->catalog, r->relid, r->nspname, r->relname, err, sizeof err);
+        if (lk != 0) {
+            tw_error("snapshot", "%s; the snapshot is taken again", err);
+            p->cause = TW_RESTART_CATALOG;
+            rc = P_RESTART;
+            break;
+        }
+        if (p->resume_fps) {
+            /* Resuming reads this table in a later snapshot than the
+             * slot's: sound only for a keyed table whose shape did not
+             * change in between (see open_stream_in). */
+            const char *fp = json_string_value(json_object_get(p->resume_fps, key));
+            if (r->nkey == 0 || !fp || strcmp(fp, r->fingerprint) != 0) {
+                tw_warn("snapshot",
+                        "cannot resume the interrupted snapshot: table %s.%s %s, so its rows "
+                        "read now would not line up with the changes streamed from the slot",
+                        r->nspname, r->relname,
+                        r->nkey == 0 ? "has no key"
+                        : !fp        ? "was not in the interrupted snapshot"
+                                     : "changed its schema since");
+                rc = P_RESNAP;
+                break;
+            }
+        }
         t[n - 1].relkind = tabs[i].relkind;
         t[n - 1].rowfilter =
             tabs[i].rowfilter; /* valid until the next catalog call: copied below */
@@ -1369,7 +1433,8 @@ static void free_snapshot(tw_snap_table *t, int n)
  * lsn) and waits until Kafka acknowledged every row. import: the catalog
  * session imports the snapshot (otherwise it exported it and is inside). */
 static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int import,
-                         const json_t *skip, long long *rows_out)
+                         const char *host, const char *port, const json_t *skip,
+                         long long *rows_out)
 {
     char err[1024], lsntxt[32];
     if (import && tw_catalog_import_snapshot(p->catalog, snapname, err, sizeof err) != 0) {
@@ -1380,16 +1445,31 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
     }
     tw_snap_table *tabs = NULL;
     int ntabs = 0;
+    /* The catalog session stays inside the snapshot until the end: it
+     * holds the tables' locks (tw_catalog_lock_table). */
     int rc = snapshot_tables(p, skip, &tabs, &ntabs);
-    if (import)
-        tw_catalog_end_snapshot(p->catalog); /* the replication session holds the snapshot */
+    if (rc == P_OK && p->snap_rec && !json_object_get(p->snap_rec, "fingerprints")) {
+        /* What a resumed attempt must find unchanged. */
+        json_t *fps = json_object();
+        for (int i = 0; i < ntabs; i++) {
+            char key[300];
+            table_key(tabs[i].rel, key, sizeof key);
+            json_object_set_new(fps, key, json_string(tabs[i].rel->fingerprint));
+        }
+        json_object_set_new(p->snap_rec, "fingerprints", fps);
+        rc = snapshot_save(p);
+    }
     if (rc != P_OK) {
+        if (import)
+            tw_catalog_end_snapshot(p->catalog);
         free_snapshot(tabs, ntabs);
         return rc;
     }
     tw_snapshot_job job = {.cfg = p->cfg,
                            .sink = p->sink,
                            .snapshot_name = snapname,
+                           .host = host,
+                           .port = port,
                            .lsn = lsn,
                            .ts_ms = wall_ms(),
                            .prefix = p->prefix,
@@ -1413,6 +1493,8 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
     if (!p->snap_table_acked || !p->snap_table_recorded) {
         free(p->snap_table_acked);
         free(p->snap_table_recorded);
+        if (import)
+            tw_catalog_end_snapshot(p->catalog);
         free_snapshot(tabs, ntabs);
         return P_FATAL;
     }
@@ -1431,6 +1513,8 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
     while (src == TW_SNAP_OK && p->snap_acked < produced)
         if (snapshot_tick(p) != 0)
             src = TW_SNAP_ABORTED;
+    if (import)
+        tw_catalog_end_snapshot(p->catalog);
     atomic_store(&tw_m.snapshot_running, 0);
     if (atomic_load(&job.nulled))
         tw_warn("snapshot",
@@ -1450,8 +1534,7 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
         rc = P_FATAL;
     } else if (*p->stop) {
         tw_warn("snapshot",
-                "stopped during the snapshot (%" PRIu64 " rows sent): it is taken again from the "
-                "start at the next start",
+                "stopped during the snapshot (%" PRIu64 " rows sent): the next start finishes it",
                 produced);
         rc = P_STOP;
     } else {
@@ -1462,7 +1545,7 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
             ; /* kerr says it */
         else
             snprintf(kerr, sizeof kerr, "%s", err);
-        tw_error("snapshot", "%s; the snapshot is taken again from the start", kerr);
+        tw_error("snapshot", "%s; the snapshot is finished after the restart", kerr);
         p->cause = src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
         rc = P_RESTART;
     }
@@ -1487,7 +1570,8 @@ static int fresh_snapshot(pipe_t *p, const json_t *skip, long long *rows)
         p->cause = TW_RESTART_CATALOG;
         return P_RESTART;
     }
-    int rc = take_snapshot(p, name, lsn, 0, skip, rows);
+    int rc = take_snapshot(p, name, lsn, 0, tw_catalog_host(p->catalog),
+                           tw_catalog_port(p->catalog), skip, rows);
     tw_catalog_end_snapshot(p->catalog);
     return rc;
 }
@@ -1502,6 +1586,19 @@ static int snapshot_only(pipe_t *p)
     tw_info("snapshot",
             "snapshot.mode=initial_only: %lld rows published; no slot was created; exiting", rows);
     return P_DONE;
+}
+
+/* snapshot.mode=never after an interrupted snapshot: it stays incomplete,
+ * and its record says so (no later start takes it up again). */
+static int abandon_snapshot(pipe_t *p, const json_t *rec, const char *from)
+{
+    tw_warn("snapshot",
+            "the snapshot begun for slot '%s' was interrupted and snapshot.mode=never: it stays "
+            "incomplete (rows it did not reach are not published); streaming from %s",
+            tw_config_str(p->cfg, TW_CFG_SLOT_NAME), from);
+    json_t *r = json_deep_copy(rec);
+    json_object_set_new(r, "status", json_string("abandoned"));
+    return snapshot_record(p, r);
 }
 
 /* Opens the replication session and decides, from the slot and the durable
@@ -1550,20 +1647,22 @@ static int open_stream_in(pipe_t *p)
         if (!interrupted)
             break;
         if (p->snapshot_mode == SNAP_NEVER) {
-            tw_warn("snapshot",
-                    "the snapshot begun for slot '%s' was interrupted and snapshot.mode=never: "
-                    "it stays incomplete (rows it did not reach are not published); streaming "
-                    "from the slot",
-                    slot);
-            json_t *r = json_deep_copy(rec);
-            json_object_set_new(r, "status", json_string("abandoned"));
-            if ((rc = snapshot_record(p, r)) != P_OK)
+            if ((rc = abandon_snapshot(p, rec, "the slot")) != P_OK)
                 return rc;
             break;
         }
         resume = 1;
         break;
     case TW_SLOT_INVALIDATED:
+        if (interrupted && p->snapshot_mode != SNAP_NEVER) {
+            /* Created for the snapshot and never streamed from: ours. */
+            tw_warn("snapshot",
+                    "slot '%s', created for the snapshot that was interrupted, is invalidated "
+                    "(%s): Tidewater drops it and takes the snapshot again",
+                    slot, info->slot_invalid_why);
+            need = drop = 1;
+            break;
+        }
         if (p->snapshot_mode != SNAP_WHEN_NEEDED) {
             tw_error("stream",
                      "slot '%s' is invalidated (%s): the changes since its position are gone. "
@@ -1580,8 +1679,11 @@ static int open_stream_in(pipe_t *p)
         need = drop = 1;
         break;
     case TW_SLOT_ABSENT:
-        if (p->snapshot_mode == SNAP_NEVER)
+        if (p->snapshot_mode == SNAP_NEVER) {
+            if (interrupted && (rc = abandon_snapshot(p, rec, "a new slot")) != P_OK)
+                return rc;
             break;
+        }
         if (p->snapshot_mode == SNAP_INITIAL && completed) {
             tw_error("snapshot",
                      "slot '%s' is gone, although a snapshot for it completed (at %s): the "
@@ -1606,27 +1708,7 @@ static int open_stream_in(pipe_t *p)
     }
     long long rows = 0;
     int64_t t0 = now_ms();
-    if (need) {
-        /* Durable before the slot exists: a crash from here on is found at
-         * the next start. */
-        p->snap_rec = json_pack("{s:s,s:s,s:s,s:I,s:[]}", "slot", slot, "status", "running", "mode",
-                                mode, "started_ms", (json_int_t)wall_ms(), "tables_done");
-        if ((rc = snapshot_save(p)) != P_OK)
-            return rc;
-        char snapname[128];
-        if (tw_stream_create_slot(p->stream, p->stop, snapname, sizeof snapname, err, sizeof err) !=
-            0) {
-            tw_error("stream", "%s", err);
-            p->cause = TW_RESTART_STREAM;
-            return *p->stop ? P_STOP : P_RESTART;
-        }
-        json_object_set_new(p->snap_rec, "consistent_lsn",
-                            json_string(tw_lsn_str(info->slot_lsn, lsn, sizeof lsn)));
-        if ((rc = snapshot_save(p)) != P_OK)
-            return rc;
-        if ((rc = take_snapshot(p, snapname, info->slot_lsn, 1, NULL, &rows)) != P_OK)
-            return rc;
-    } else if (resume) {
+    if (resume) {
         p->snap_rec = json_deep_copy(rec);
         json_t *done = json_object_get(p->snap_rec, "tables_done");
         if (!json_is_array(done) || rec_lsn != info->slot_lsn) {
@@ -1647,14 +1729,77 @@ static int open_stream_in(pipe_t *p)
             return rc;
         tw_warn("snapshot",
                 "the snapshot begun for slot '%s' was interrupted (crash, kill or lost "
-                "connection); resuming it: %zu table(s) whose rows Kafka acknowledged are kept, "
-                "the others are read in a new snapshot, then streaming starts at the slot's "
-                "consistent point %s, so every change since is published after those rows",
-                slot, json_array_size(done), tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
+                "connection); %zu table(s) whose rows Kafka acknowledged are recorded: "
+                "resuming it if the other tables allow",
+                slot, json_array_size(done));
+        size_t kept = json_array_size(done);
         json_t *skip = json_deep_copy(done);
-        rc = fresh_snapshot(p, skip, &rows);
+        p->resume_fps = json_object_get(p->snap_rec, "fingerprints");
+        if (!p->resume_fps) /* interrupted before it knew its tables: nothing to keep */
+            rc = P_RESNAP;
+        else
+            rc = fresh_snapshot(p, skip, &rows);
+        p->resume_fps = NULL;
         json_decref(skip);
-        if (rc != P_OK)
+        if (rc == P_RESNAP) {
+            /* Start over: only a slot this snapshot created and never
+             * streamed from is dropped. */
+            if (rec_lsn && rec_lsn != info->slot_lsn) {
+                tw_error("snapshot",
+                         "slot '%s' is at %s, not at the consistent point %s of the "
+                         "interrupted snapshot: it is not the slot Tidewater created for it, so "
+                         "Tidewater does not drop it. Drop it yourself "
+                         "(SELECT pg_drop_replication_slot('%s')) or choose another slot.name",
+                         slot, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn),
+                         tw_lsn_str(rec_lsn, lsn2, sizeof lsn2), slot);
+                return P_FATAL;
+            }
+            tw_warn("snapshot",
+                    "taking the snapshot again from the start: dropping slot '%s' (created for "
+                    "the interrupted snapshot, never streamed from). Rows the interrupted "
+                    "attempt published stay in the topics: consumers should let a table's new "
+                    "snapshot (source.snapshot first/first_in_data_collection) replace them",
+                    slot);
+            if (tw_stream_drop_slot(p->stream, err, sizeof err) != 0) {
+                tw_error("stream", "cannot drop slot '%s': %s; retrying", slot, err);
+                p->cause = TW_RESTART_STREAM;
+                return P_RESTART;
+            }
+            json_decref(p->snap_rec);
+            p->snap_rec = NULL;
+            rows = 0;
+            need = 1;
+            resume = 0;
+        } else if (rc != P_OK) {
+            return rc;
+        } else {
+            tw_info("snapshot",
+                    "snapshot resumed: %zu table(s) kept from the interrupted attempt, the others "
+                    "read in a new snapshot; streaming starts at the slot's consistent point %s, "
+                    "so every change since is published after those rows",
+                    kept, tw_lsn_str(info->slot_lsn, lsn, sizeof lsn));
+        }
+    }
+    if (need) {
+        /* Durable before the slot exists: a crash from here on is found at
+         * the next start. */
+        p->snap_rec = json_pack("{s:s,s:s,s:s,s:I,s:[]}", "slot", slot, "status", "running", "mode",
+                                mode, "started_ms", (json_int_t)wall_ms(), "tables_done");
+        if ((rc = snapshot_save(p)) != P_OK)
+            return rc;
+        char snapname[128];
+        if (tw_stream_create_slot(p->stream, p->stop, snapname, sizeof snapname, err, sizeof err) !=
+            0) {
+            tw_error("stream", "%s", err);
+            p->cause = TW_RESTART_STREAM;
+            return *p->stop ? P_STOP : P_RESTART;
+        }
+        json_object_set_new(p->snap_rec, "consistent_lsn",
+                            json_string(tw_lsn_str(info->slot_lsn, lsn, sizeof lsn)));
+        if ((rc = snapshot_save(p)) != P_OK)
+            return rc;
+        if ((rc = take_snapshot(p, snapname, info->slot_lsn, 1, tw_stream_host(p->stream),
+                                tw_stream_port(p->stream), NULL, &rows)) != P_OK)
             return rc;
     } else if (info->slot_state == TW_SLOT_ABSENT &&
                tw_stream_create_slot(p->stream, p->stop, NULL, 0, err, sizeof err) != 0) {
@@ -2033,5 +2178,12 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
     }
     tw_http_stop(http);
     release(&p, 5000);
+    if (p.snapshot_mode == SNAP_INITIAL_ONLY && rc != P_DONE) {
+        /* A job runner must not take a stopped snapshot for a complete one. */
+        if (rc != P_FATAL)
+            tw_error("snapshot", "snapshot.mode=initial_only stopped before the snapshot was "
+                                 "complete: its topics hold only part of the rows");
+        return 1;
+    }
     return rc == P_FATAL ? 1 : 0;
 }

@@ -48,10 +48,12 @@ typedef struct {
     int index;
     pthread_t thread;
     PGcancel *cancel; /* e->lock */
+    int cancel_busy;  /* the main thread is using cancel (e->lock) */
     tw_buf key, val, sql;
     pgo_value *vals[2];
     int valcap;
     held_t held;
+    char standby_delay[32]; /* max_standby_streaming_delay, for messages */
 } worker;
 
 struct engine {
@@ -66,8 +68,9 @@ struct engine {
     atomic_int abort;
     atomic_int running; /* workers not finished */
     pthread_mutex_t lock;
-    int rc;         /* worst TW_SNAP_* of the workers (lock) */
-    char err[1024]; /* the first failure (lock) */
+    pthread_cond_t cancel_done; /* cancel_busy went down */
+    int rc;                     /* worst TW_SNAP_* of the workers (lock) */
+    char err[1024];             /* the first failure (lock) */
 };
 
 int tw_snapshot_is_recovery_conflict(const char *err)
@@ -321,32 +324,38 @@ static int chunk_finished(worker *w, int table)
     return rc;
 }
 
-/* A server error during the snapshot, classified and explained. */
-static void server_failed(worker *w, PGconn *conn, const char *what, const char *msg)
+/* A server error during the snapshot, classified by SQLSTATE (sqlstate may
+ * be NULL: the connection broke) and explained. */
+static void server_failed(worker *w, const char *what, const char *sqlstate, const char *msg)
 {
     engine *e = w->e;
-    if (atomic_load(&e->abort) && strstr(msg, "canceling statement due to user request")) {
+    const char *st = sqlstate ? sqlstate : "";
+    if (atomic_load(&e->abort) && strcmp(st, "57014") == 0) {
         fail(e, TW_SNAP_ABORTED, "aborted");
         return;
     }
-    if (tw_snapshot_is_recovery_conflict(msg)) {
-        const char *delay = "";
-        PGresult *res = conn ? PQexec(conn, "SHOW max_standby_streaming_delay") : NULL;
-        char d[64] = "";
-        if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            snprintf(d, sizeof d, " (now %s)", PQgetvalue(res, 0, 0));
-            delay = d;
-        }
-        PQclear(res);
+    if (strcmp(st, "40001") == 0 || tw_snapshot_is_recovery_conflict(msg)) {
         fail(e, TW_SNAP_RETRY,
              "the standby cancelled the snapshot while %s: %s. Recovery on the standby "
              "conflicted with the long read; set hot_standby_feedback=on on the standby and "
-             "raise max_standby_streaming_delay%s above the snapshot's duration (or -1), or "
-             "avoid DDL on snapshotted tables meanwhile",
-             what, msg, delay);
+             "raise max_standby_streaming_delay (now %s) above the snapshot's duration (or -1), "
+             "or avoid DDL on snapshotted tables meanwhile",
+             what, msg, w->standby_delay[0] ? w->standby_delay : "unknown");
         return;
     }
-    fail(e, TW_SNAP_RETRY, "%s: %s", what, msg);
+    /* Lost connections, server shutdown, resource trouble: another try may
+     * work. Anything else (privileges, a missing table, a bad row filter)
+     * will fail the same way again. */
+    int transient = !sqlstate || strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+                    strncmp(st, "53", 2) == 0 || strncmp(st, "40", 2) == 0 ||
+                    strcmp(st, "55P03") == 0;
+    fail(e, transient ? TW_SNAP_RETRY : TW_SNAP_FATAL, "%s: %s", what, msg);
+}
+
+/* The SQLSTATE of a failed result, or NULL. */
+static const char *sqlstate_of(const PGresult *res)
+{
+    return res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 }
 
 static int run_chunk(worker *w, PGconn *conn, const chunk_t *c)
@@ -371,8 +380,11 @@ static int run_chunk(worker *w, PGconn *conn, const chunk_t *c)
     PGresult *res = PQexec(conn, (const char *)w->sql.data);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         tw_pg_error(conn, err, sizeof err);
+        char st[6] = "";
+        if (sqlstate_of(res))
+            snprintf(st, sizeof st, "%s", sqlstate_of(res));
         PQclear(res);
-        server_failed(w, conn, what, err);
+        server_failed(w, what, st[0] ? st : NULL, err);
         return -1;
     }
     PQclear(res);
@@ -404,13 +416,17 @@ static int run_chunk(worker *w, PGconn *conn, const chunk_t *c)
     }
     if (n == -2) {
         tw_pg_error(conn, err, sizeof err);
-        server_failed(w, conn, what, err);
+        server_failed(w, what, NULL, err);
         return -1;
     }
     res = PQgetResult(conn);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
+    char st[6] = "";
+    if (!ok) {
         snprintf(err, sizeof err, "%s", PQresultErrorMessage(res));
+        if (sqlstate_of(res))
+            snprintf(st, sizeof st, "%s", sqlstate_of(res));
+    }
     PQclear(res);
     while ((res = PQgetResult(conn)) != NULL)
         PQclear(res);
@@ -418,7 +434,7 @@ static int run_chunk(worker *w, PGconn *conn, const chunk_t *c)
         size_t l = strlen(err);
         while (l && err[l - 1] == '\n')
             err[--l] = '\0';
-        server_failed(w, conn, what, err);
+        server_failed(w, what, st[0] ? st : NULL, err);
         return -1;
     }
     /* The held row's values live in the worker's array: give it its own. */
@@ -440,7 +456,13 @@ static void *worker_main(void *arg)
     engine *e = w->e;
     tw_snapshot_job *job = e->job;
     char err[1024];
-    tw_pg_overrides ovr = {.options = TW_STREAM_FORMAT_OPTIONS};
+    /* The server that holds the snapshot (a multi-host conninfo or a
+     * balanced name could lead elsewhere); no server-side timeout may cut a
+     * long COPY or the idle wait for a chunk. */
+    tw_pg_overrides ovr = {.host = job->host,
+                           .port = job->port,
+                           .options = TW_STREAM_FORMAT_OPTIONS
+                           " -c statement_timeout=0 -c idle_in_transaction_session_timeout=0"};
     PGconn *conn = tw_pg_connect(job->cfg, &ovr, 10, err, sizeof err);
     if (!conn) {
         fail(e, TW_SNAP_RETRY, "snapshot worker %d cannot connect: %s", w->index, err);
@@ -453,8 +475,13 @@ static void *worker_main(void *arg)
     char *lit = PQescapeLiteral(conn, job->snapshot_name, strlen(job->snapshot_name));
     snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
     PQfreemem(lit);
-    PGresult *res = tw_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
-                               err, sizeof err);
+    PGresult *res = tw_pg_exec(conn, "SHOW max_standby_streaming_delay", 0, NULL, err, sizeof err);
+    if (res) {
+        snprintf(w->standby_delay, sizeof w->standby_delay, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    res = tw_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err,
+                     sizeof err);
     if (res) {
         PQclear(res);
         res = tw_pg_exec(conn, sql, 0, NULL, err, sizeof err);
@@ -483,8 +510,14 @@ static void *worker_main(void *arg)
             break;
     }
 out:
+    /* A chunk that ended early leaves its held row's values in the
+     * worker's own arrays (freed with the worker), not a copy. */
+    if (w->held.vals == w->vals[0] || w->held.vals == w->vals[1])
+        w->held.vals = NULL;
     held_free(&w->held);
     pthread_mutex_lock(&e->lock);
+    while (w->cancel_busy)
+        pthread_cond_wait(&e->cancel_done, &e->lock);
     PQfreeCancel(w->cancel);
     w->cancel = NULL;
     pthread_mutex_unlock(&e->lock);
@@ -540,6 +573,7 @@ int tw_snapshot_run(tw_snapshot_job *job, char *err, size_t errsize)
     memset(&e, 0, sizeof e);
     e.job = job;
     pthread_mutex_init(&e.lock, NULL);
+    pthread_cond_init(&e.cancel_done, NULL);
     atomic_store(&job->produced, 0);
     atomic_store(&job->nulled, 0);
     job->workers = 0;
@@ -578,19 +612,34 @@ int tw_snapshot_run(tw_snapshot_job *job, char *err, size_t errsize)
         }
         job->workers++;
     }
-    int cancelled = 0;
+    int ticks = 0;
     while (atomic_load(&e.running) > 0) {
         if (job->tick(job->arg) != 0 && !atomic_load(&e.abort))
             fail(&e, TW_SNAP_ABORTED, "aborted");
-        if (atomic_load(&e.abort) && !cancelled) {
-            /* Workers blocked in a COPY see the flag only at the next row. */
-            cancelled = 1;
+        /* Workers inside a COPY see the flag only at their next row: cancel
+         * the query, again every second (one may have started a new COPY
+         * just after the first cancel). */
+        if (atomic_load(&e.abort) && ticks++ % 10 == 0) {
+            PGcancel *c[64];
+            int nc = 0;
+            pthread_mutex_lock(&e.lock);
+            for (int i = 0; i < nw && nc < 64; i++)
+                if (ws[i].cancel) {
+                    /* borrowed: the worker frees it only under the lock, after
+                     * its connection is done; see cancel_busy */
+                    c[nc++] = ws[i].cancel;
+                    ws[i].cancel_busy++;
+                }
+            pthread_mutex_unlock(&e.lock);
+            for (int i = 0; i < nc; i++) {
+                char cerr[256];
+                PQcancel(c[i], cerr, sizeof cerr);
+            }
             pthread_mutex_lock(&e.lock);
             for (int i = 0; i < nw; i++)
-                if (ws[i].cancel) {
-                    char cerr[256];
-                    PQcancel(ws[i].cancel, cerr, sizeof cerr);
-                }
+                if (ws[i].cancel_busy)
+                    ws[i].cancel_busy--;
+            pthread_cond_broadcast(&e.cancel_done);
             pthread_mutex_unlock(&e.lock);
         }
     }
@@ -613,5 +662,6 @@ done:
     free(e.ts);
     free(e.chunks);
     pthread_mutex_destroy(&e.lock);
+    pthread_cond_destroy(&e.cancel_done);
     return rc;
 }

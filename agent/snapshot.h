@@ -62,15 +62,17 @@ typedef struct {
 enum {
     TW_SNAP_OK = 0,  /* every row handed to the producer */
     TW_SNAP_ABORTED, /* tick asked to stop */
-    TW_SNAP_RETRY,   /* a session or query failed (connection, recovery conflict): take a
-                        new snapshot later */
-    TW_SNAP_FATAL,   /* a row cannot be encoded or produced: retrying cannot help */
+    TW_SNAP_RETRY,   /* a session or query failed (connection, recovery conflict, SQLSTATE
+                        classes 08, 40, 53, 57): take a new snapshot later */
+    TW_SNAP_FATAL,   /* a row cannot be encoded or produced, or the server refuses the
+                        query for good (privileges, ...): retrying cannot help */
 };
 
 typedef struct {
     const struct tw_config *cfg; /* source.* for the worker sessions */
     struct kafka_sink *sink;
     const char *snapshot_name; /* the exported snapshot to import */
+    const char *host, *port;   /* the server that exported it (workers connect there) */
     uint64_t lsn;              /* the consistent point: source.lsn and tidewater.lsn */
     int64_t ts_ms;             /* source.ts_ms of every row: when the snapshot was taken */
     const char *prefix, *db;   /* source.name, source.db */

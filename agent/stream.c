@@ -430,6 +430,16 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
     return s;
 }
 
+const char *tw_stream_host(const tw_stream *s)
+{
+    return PQhost(s->conn);
+}
+
+const char *tw_stream_port(const tw_stream *s)
+{
+    return PQport(s->conn);
+}
+
 const tw_stream_info *tw_stream_get_info(const tw_stream *s)
 {
     return &s->info;

@@ -89,6 +89,9 @@ tw_stream *tw_stream_open(const struct tw_config *cfg, volatile sig_atomic_t *st
                           char *err, size_t errsize);
 
 const tw_stream_info *tw_stream_get_info(const tw_stream *s);
+/* The server the replication session is connected to (PQhost/PQport). */
+const char *tw_stream_host(const tw_stream *s);
+const char *tw_stream_port(const tw_stream *s);
 
 /* Connects, runs IDENTIFY_SYSTEM and the version checks, and looks at
  * slot.name (info.slot_state, info.slot_lsn); no slot is created. NULL with
