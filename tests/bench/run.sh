@@ -21,28 +21,67 @@
 # its own, whose cutime+cstime from /proc, once it has reaped the agent, are
 # the agent's exact CPU seconds; peak RSS is VmHWM, sampled while it runs.
 #
-#   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx,snapshot] [--json FILE]
+# The latency scenario offers a fixed rate (default 5,000 rows/s, 10-row
+# transactions) to the primary for S seconds (default 60) with
+# tests/tools/rate_load, paced on absolute deadlines. `tidewater run`
+# (snapshot.mode=never, its slot created before the load) streams it from the
+# standby into the table's topic, created beforehand with
+# message.timestamp.type=LogAppendTime, so every message's Kafka timestamp is
+# the broker's append time. Once the slot's confirmed_flush_lsn passes the
+# load's end LSN, the agent stops and `tidewater consume` reads the topic:
+# latency = Kafka timestamp - envelope source.ts_ms (the commit time), both
+# in ms and from this machine's clock; p50/p99/p99.9/max of every message.
 #
-# Prints a table (and one for the snapshot); --json writes every figure.
-# Scenarios: insert_1tx (N inserts in one transaction), insert_10k (N inserts
-# in 10,000-row transactions), update_1tx (N updates in one transaction),
-# snapshot (an initial snapshot of N rows, 1 and 4 threads). Default
-# N = 1,000,000.
+#   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx,insert_5m_1tx,snapshot,latency]
+#                      [--latency-seconds S] [--latency-rate R] [--json FILE]
+#
+# Prints a table (and one for the snapshot, one for the latency); --json
+# writes every figure. Scenarios: insert_1tx (N inserts in one transaction),
+# insert_10k (N inserts in 10,000-row transactions), update_1tx (N updates in
+# one transaction), insert_5m_1tx (5 x N inserts in one transaction: the
+# memory of a 5,000,000-row transaction by default), snapshot (an initial
+# snapshot of N rows, 1 and 4 threads), latency (R rows/s for S seconds).
+# Default N = 1,000,000.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=1000000
-SCENARIOS=insert_1tx,insert_10k,update_1tx,snapshot
+SCENARIOS=insert_1tx,insert_10k,update_1tx,insert_5m_1tx,snapshot,latency
+LAT_SECONDS=60
+LAT_RATE=5000
 JSON=""
+usage() {
+    echo "usage: $0 [--rows N] [--scenarios a,b] [--latency-seconds S] [--latency-rate R] [--json FILE]" >&2
+    exit 2
+}
 while [ $# -gt 0 ]; do
     case "$1" in
     --rows) ROWS=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
+    --latency-seconds) LAT_SECONDS=$2; shift 2 ;;
+    --latency-rate) LAT_RATE=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
-    *) echo "usage: $0 [--rows N] [--scenarios a,b] [--json FILE]" >&2; exit 2 ;;
+    *) usage ;;
+    esac
+done
+IFS=, read -r -a list <<<"$SCENARIOS"
+for sc in "${list[@]}"; do
+    case "$sc" in
+    insert_1tx | insert_10k | update_1tx | insert_5m_1tx | snapshot | latency) ;;
+    *) echo "bench: unknown scenario '$sc'" >&2; usage ;;
     esac
 done
 TW_BIN=${TW_BIN:-$REPO/build/tidewater}
 [ -x "$TW_BIN" ] || { echo "bench: build first ($TW_BIN missing)" >&2; exit 2; }
+# The latency scenario's load generator (tests/tools/rate_load.c, built with
+# the tests) and the Python that creates its topic.
+TW_RATE_LOAD=${TW_RATE_LOAD:-$(dirname "$TW_BIN")/tests/rate_load}
+TW_PY=${TW_PY:-$REPO/.cache/venv/bin/python}
+case ",$SCENARIOS," in
+*,latency,*)
+    [ -x "$TW_RATE_LOAD" ] || { echo "bench: build first ($TW_RATE_LOAD missing)" >&2; exit 2; }
+    [ -x "$TW_PY" ] || { echo "bench: $TW_PY missing (tests/env/install.sh)" >&2; exit 2; }
+    ;;
+esac
 
 started_services=0
 if ! [ -f "$REPO/tests/env/state/env.sh" ] || ! bash "$REPO/tests/env/ctl.sh" status >/dev/null 2>&1; then
@@ -101,7 +140,9 @@ SQL
 
 results=()
 run_scenario() {
-    local sc=$1 id base tw end t0 t1 base_s tw_s ws_pid ws_cpu agent_cpu rss
+    local sc=$1 id base tw end t0 t1 base_s tw_s ws_pid ws_cpu agent_cpu rss rows=$ROWS
+    # insert_5m_1tx: insert_1tx with 5 x the rows (5,000,000 by default), for memory.
+    if [ "$sc" = insert_5m_1tx ]; then rows=$((ROWS * 5)); fi
     id="${sc}_$$"
     base="bench_base_$id"
     tw="bench_tw_$id"
@@ -109,7 +150,7 @@ run_scenario() {
     fresh_table
     if [ "$sc" = update_1tx ]; then
         P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
-              FROM generate_series(1, $ROWS) g" >/dev/null
+              FROM generate_series(1, $rows) g" >/dev/null
     fi
     replay
     # Both slots before the workload (the primary logs standby snapshots meanwhile).
@@ -122,14 +163,14 @@ run_scenario() {
     ticker=""
 
     case "$sc" in
-    insert_1tx)
+    insert_1tx | insert_5m_1tx)
         P -c "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
-              FROM generate_series(1, $ROWS) g" >/dev/null ;;
+              FROM generate_series(1, $rows) g" >/dev/null ;;
     insert_10k)
         local b=0
-        while [ $b -lt "$ROWS" ]; do
+        while [ $b -lt "$rows" ]; do
             echo "INSERT INTO tw_bench.t SELECT g, g % 1000, 'row ' || g, now(), g / 100.0, g % 2 = 0
-                  FROM generate_series($((b + 1)), $((b + 10000 < ROWS ? b + 10000 : ROWS))) g;"
+                  FROM generate_series($((b + 1)), $((b + 10000 < rows ? b + 10000 : rows))) g;"
             b=$((b + 10000))
         done | P >/dev/null ;;
     update_1tx)
@@ -183,10 +224,10 @@ run_scenario() {
     SB -c "SELECT pg_drop_replication_slot('$warm')" -c "SELECT pg_drop_replication_slot('$base')" \
         -c "SELECT pg_drop_replication_slot('$tw')" >/dev/null
     results+=("$(printf '{"scenario":"%s","rows":%d,"baseline_seconds":%.3f,"tidewater_seconds":%.3f,"baseline_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"walsender_cpu_s":%.2f,"walsender_cpu_baseline_s":%.2f,"cpu_ratio":%.3f,"agent_cpu_s_per_million":%.2f,"peak_rss_mib":%.1f}' \
-        "$sc" "$ROWS" "$base_s" "$tw_s" "$(echo "$ROWS / $base_s" | bc -l)" "$(echo "$ROWS / $tw_s" | bc -l)" \
+        "$sc" "$rows" "$base_s" "$tw_s" "$(echo "$rows / $base_s" | bc -l)" "$(echo "$rows / $tw_s" | bc -l)" \
         "$(echo "$base_s / $tw_s" | bc -l)" "${agent_cpu:-0}" "${ws_cpu:-0}" "${ws_base_cpu:-0}" \
         "$(echo "${agent_cpu:-0} / (${ws_cpu:-0} + 0.000001)" | bc -l)" \
-        "$(echo "${agent_cpu:-0} * 1000000 / $ROWS" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
+        "$(echo "${agent_cpu:-0} * 1000000 / $rows" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
 }
 
 # Snapshot: N rows read by COPY to /dev/null, then by initial_only with 1 and 4 threads.
@@ -256,10 +297,94 @@ run_snapshot() {
     done
 }
 
-IFS=, read -r -a list <<<"$SCENARIOS"
+# Latency: LAT_RATE rows/s in 10-row transactions on the primary for
+# LAT_SECONDS, streamed from the standby into a topic whose timestamps are the
+# broker's append time; per message, that time minus the commit time.
+run_latency() {
+    local id="latency_$$" slot prefix topic end rss
+    slot="bench_tw_$id"
+    prefix="bench_$id"
+    topic="$prefix.tw_bench.t"
+    fresh_table
+    replay
+    (while sleep 0.2; do P -c "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1; done) &
+    ticker=$!
+    SB -c "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
+    kill "$ticker"
+    ticker=""
+
+    # The table's topic as Tidewater would create it (1 partition), but with
+    # the broker's append time as every message's timestamp; Tidewater uses
+    # an existing topic as it is.
+    "$TW_PY" - "$TW_KAFKA_BOOTSTRAP" "$topic" <<'PY' || { echo "bench: cannot create topic $topic" >&2; exit 1; }
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+bootstrap, topic = sys.argv[1:3]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+new = NewTopic(topic, num_partitions=1, replication_factor=-1,
+               config={"message.timestamp.type": "LogAppendTime"})
+admin.create_topics([new], operation_timeout=30)[topic].result(60)
+PY
+
+    "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
+        --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$slot" \
+        --set "topic.prefix=$prefix" --set snapshot.mode=never --set status.interval.ms=200 \
+        --set "$HTTP_LISTEN" >"$work/agent.log" 2>&1 &
+    AGENT_PID=$!
+    local i=0
+    until grep -q 'msg="streaming slot' "$work/agent.log"; do
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail "$work/agent.log" >&2; echo "bench: the agent died" >&2; exit 1; }
+        i=$((i + 1))
+        [ $i -lt 600 ] || { tail "$work/agent.log" >&2; echo "bench: the agent did not stream within 60 s" >&2; exit 1; }
+        sleep 0.1
+    done
+
+    "$TW_RATE_LOAD" "$TW_PG_SUPERUSER_DSN" "$LAT_RATE" "$LAT_SECONDS" >"$work/load.out" 2>&1 ||
+        { cat "$work/load.out" >&2; echo "bench: rate_load failed" >&2; exit 1; }
+    end=$(P -c "SELECT pg_current_wal_lsn()")
+    replay
+    until flushed_past "$slot" "$end"; do
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail "$work/agent.log" >&2; echo "bench: the agent died" >&2; exit 1; }
+        sleep 0.1
+    done
+    rss=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || true
+    AGENT_PID=""
+    SB -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+
+    "$TW_BIN" consume --topic "$topic" --from-beginning --until-end \
+        --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "topic.prefix=$prefix" \
+        >"$work/latency.jsonl" 2>"$work/consume.err" ||
+        { tail "$work/consume.err" >&2; echo "bench: tidewater consume $topic failed" >&2; exit 1; }
+    results+=("$(python3 - "$work/latency.jsonl" "$work/load.out" "$LAT_RATE" "$LAT_SECONDS" "$rss" <<'PY'
+import json, math, re, sys
+lines, load_out, rate, seconds, rss_kib = sys.argv[1:6]
+load = dict(re.findall(r"(\w+)=([0-9.]+)", open(load_out).read()))
+lat = []
+for line in open(lines):
+    m = json.loads(line)
+    lat.append(m["timestamp"] - m["value"]["source"]["ts_ms"])
+rows = int(load["rows"])
+if len(lat) != rows:
+    sys.exit(f"bench: latency topic holds {len(lat)} messages, rate_load committed {rows} rows")
+lat.sort()
+def pct(p):  # nearest rank
+    return lat[max(0, math.ceil(p / 100 * len(lat)) - 1)]
+print(json.dumps({"scenario": "latency", "seconds": int(seconds), "offered_rows_per_s": int(rate),
+                  "rows": rows, "achieved_rows_per_s": round(float(load["rows_per_s"]), 1),
+                  "load_max_behind_ms": float(load["max_behind_ms"]), "messages": len(lat),
+                  "latency_p50_ms": pct(50), "latency_p99_ms": pct(99),
+                  "latency_p999_ms": pct(99.9), "latency_max_ms": lat[-1],
+                  "peak_rss_mib": round(int(rss_kib) / 1024, 1)}, separators=(",", ":")))
+PY
+)")
+}
+
 for sc in "${list[@]}"; do
     case "$sc" in
     snapshot) run_snapshot ;;
+    latency) run_latency ;;
     *) run_scenario "$sc" ;;
     esac
 done
@@ -271,14 +396,17 @@ json="[$(IFS=,; echo "${results[*]}")]"
 python3 - "$json" <<'PY'
 import json, sys
 allrows = json.loads(sys.argv[1])
-rows = [r for r in allrows if r["scenario"] != "snapshot"]
+rows = [r for r in allrows if r["scenario"] not in ("snapshot", "latency")]
 snap = [r for r in allrows if r["scenario"] == "snapshot"]
-cols = [("scenario", "%-11s"), ("rows", "%9d"), ("baseline_rows_per_s", "%12.0f"),
+lat = [r for r in allrows if r["scenario"] == "latency"]
+# The scenario column is 11 wide, or as wide as its longest name.
+w = max([11] + [len(r["scenario"]) for r in rows])
+cols = [("scenario", "%%-%ds" % w), ("rows", "%9d"), ("baseline_rows_per_s", "%12.0f"),
         ("tidewater_rows_per_s", "%13.0f"), ("throughput_ratio", "%6.2f"), ("agent_cpu_s", "%7.2f"),
         ("walsender_cpu_s", "%8.2f"), ("cpu_ratio", "%6.2f"), ("peak_rss_mib", "%7.1f")]
 head = ["scenario", "rows", "pg_recv r/s", "tidewater r/s", "ratio", "agentCPU", "wsndCPU", "cpu/w", "RSS MiB"]
-if rows or not snap:
-    print("  ".join(h.rjust(len(f % (0 if 'd' in f or 'f' in f else ''))) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
+if rows or not (snap or lat):
+    print("  ".join(h.rjust(len(f % (0 if 'd' in f or 'f' in f else ''))) if i else h.ljust(w) for i, (h, (k, f)) in enumerate(zip(head, cols))))
     for r in rows:
         print("  ".join(f % r[k] for k, f in cols))
 if snap:
@@ -290,5 +418,17 @@ if snap:
     head = ["scenario", "threads", "rows", "COPY r/s", "tidewater r/s", "ratio", "agentCPU", "RSS MiB"]
     print("  ".join(h.rjust(len(f % 0)) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
     for r in snap:
+        print("  ".join(f % r[k] for k, f in cols))
+if lat:
+    if rows or snap:
+        print()
+    cols = [("scenario", "%-11s"), ("seconds", "%7d"), ("offered_rows_per_s", "%11d"),
+            ("achieved_rows_per_s", "%12.1f"), ("messages", "%9d"), ("latency_p50_ms", "%6d"),
+            ("latency_p99_ms", "%6d"), ("latency_p999_ms", "%8d"), ("latency_max_ms", "%6d"),
+            ("peak_rss_mib", "%7.1f")]
+    head = ["scenario", "seconds", "offered r/s", "achieved r/s", "messages", "p50 ms", "p99 ms",
+            "p99.9 ms", "max ms", "RSS MiB"]
+    print("  ".join(h.rjust(len(f % 0)) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
+    for r in lat:
         print("  ".join(f % r[k] for k, f in cols))
 PY
