@@ -1,6 +1,7 @@
 #include "agent/pgconn.h"
 
 #include "agent/config.h"
+#include "agent/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,20 @@ int tw_pg_error_is_permanent(const char *msg)
 void tw_pg_error(PGconn *conn, char *err, size_t errsize)
 {
     copy_trimmed(conn ? PQerrorMessage(conn) : "out of memory", err, errsize);
+}
+
+void tw_pg_log_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    int quiet = sev && (strcmp(sev, "NOTICE") == 0 || strcmp(sev, "DEBUG") == 0 ||
+                        strcmp(sev, "LOG") == 0 || strcmp(sev, "INFO") == 0);
+    tw_log(quiet ? TW_LOG_DEBUG : TW_LOG_WARN, "postgres", "server %s (SQLSTATE %s): %s%s%s",
+           sev ? sev : "message", st ? st : "?", msg ? msg : "", detail ? " " : "",
+           detail ? detail : "");
 }
 
 PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, int timeout_s,
@@ -125,6 +140,8 @@ PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, i
         tw_pg_error(conn, err, errsize);
         PQfinish(conn);
         conn = NULL;
+    } else {
+        PQsetNoticeReceiver(conn, tw_pg_log_notice, NULL);
     }
 done:
     free(options);

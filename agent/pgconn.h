@@ -31,6 +31,12 @@ typedef struct {
 PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, int timeout_s,
                       char *err, size_t errsize);
 
+/* The notice receiver every session gets: server warnings and errors that
+ * arrive outside a result (e.g. a FATAL before the server closes the
+ * connection) become one log line (component postgres) instead of raw
+ * text on stderr; notices go to debug. */
+void tw_pg_log_notice(void *arg, const PGresult *res);
+
 /* Runs sql with text parameters; returns the result when it succeeded
  * (tuples or command ok), otherwise NULL with the server's message in err. */
 PGresult *tw_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,

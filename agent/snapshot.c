@@ -54,6 +54,8 @@ typedef struct {
     int valcap;
     held_t held;
     char standby_delay[32]; /* max_standby_streaming_delay, for messages */
+    char notice_state[6];   /* SQLSTATE of the last error or warning outside a result */
+    char notice_msg[512];   /* (a FATAL just before the server closes the connection) */
 } worker;
 
 struct engine {
@@ -165,12 +167,10 @@ static const char *mark(engine *e, int table, int last_of_table, int last)
         return "last";
     if (last_of_table)
         return "last_in_data_collection";
-    if (!atomic_load(&e->ts[table].first_done) && !atomic_exchange(&e->any_first, 1)) {
-        atomic_store(&e->ts[table].first_done, 1);
-        return "first";
-    }
-    if (!atomic_exchange(&e->ts[table].first_done, 1))
-        return "first_in_data_collection";
+    /* One winner per table, then one winner among tables; the load keeps
+     * the common case from writing a shared cache line per row. */
+    if (!atomic_load(&e->ts[table].first_done) && !atomic_exchange(&e->ts[table].first_done, 1))
+        return atomic_exchange(&e->any_first, 1) ? "first_in_data_collection" : "first";
     return "true";
 }
 
@@ -286,6 +286,28 @@ static int emit_taken(worker *w, held_t *h, const char *snapmark)
     return rc;
 }
 
+/* Before a table's last row goes out: waits until the rows other workers
+ * took out for emission (inflight, the caller's own last row included) are
+ * out, of that table, or, for the snapshot's last row, of every table. 0,
+ * or -1 when the snapshot is aborted meanwhile. */
+static int wait_others_out(engine *e, int table, int all)
+{
+    for (;;) {
+        int n = 0;
+        pthread_mutex_lock(&e->lock);
+        for (int i = 0; i < e->job->ntables; i++)
+            if (all || i == table)
+                n += e->ts[i].inflight;
+        pthread_mutex_unlock(&e->lock);
+        if (n <= 1)
+            return 0;
+        if (atomic_load(&e->abort))
+            return -1;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* The chunk's rows are all read; its held-back row (may be none) becomes
  * the table's pending row, and the table's pending row of an earlier
  * chunk goes out. The table's last chunk sends the pending row as the
@@ -315,7 +337,7 @@ static int chunk_finished(worker *w, int table)
     int rc = 0;
     if (out_row.line)
         rc = emit_taken(w, &out_row, mark(e, table, 0, 0));
-    if (rc == 0 && out_last.line)
+    if (rc == 0 && out_last.line && (rc = wait_others_out(e, table, last)) == 0)
         rc = emit_taken(w, &out_last, mark(e, table, 1, last));
     held_free(&out_row);
     held_free(&out_last);
@@ -329,6 +351,13 @@ static int chunk_finished(worker *w, int table)
 static void server_failed(worker *w, const char *what, const char *sqlstate, const char *msg)
 {
     engine *e = w->e;
+    char full[1400];
+    if (!sqlstate && w->notice_state[0]) {
+        /* The connection broke after the server said why. */
+        sqlstate = w->notice_state;
+        snprintf(full, sizeof full, "%s (%s)", w->notice_msg, msg);
+        msg = full;
+    }
     const char *st = sqlstate ? sqlstate : "";
     if (atomic_load(&e->abort) && strcmp(st, "57014") == 0) {
         fail(e, TW_SNAP_ABORTED, "aborted");
@@ -350,6 +379,21 @@ static void server_failed(worker *w, const char *what, const char *sqlstate, con
                     strncmp(st, "53", 2) == 0 || strncmp(st, "40", 2) == 0 ||
                     strcmp(st, "55P03") == 0;
     fail(e, transient ? TW_SNAP_RETRY : TW_SNAP_FATAL, "%s: %s", what, msg);
+}
+
+/* The worker's notice receiver: logged like every session's, and kept, so
+ * that a connection the server closed after a FATAL (e.g. a recovery
+ * conflict) is classified by what the server said. */
+static void worker_notice(void *arg, const PGresult *res)
+{
+    worker *w = arg;
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (st && strncmp(st, "00", 2) != 0 && strncmp(st, "01", 2) != 0) {
+        snprintf(w->notice_state, sizeof w->notice_state, "%s", st);
+        snprintf(w->notice_msg, sizeof w->notice_msg, "%s", msg ? msg : "");
+    }
+    tw_pg_log_notice(NULL, res);
 }
 
 /* The SQLSTATE of a failed result, or NULL. */
@@ -468,6 +512,7 @@ static void *worker_main(void *arg)
         fail(e, TW_SNAP_RETRY, "snapshot worker %d cannot connect: %s", w->index, err);
         goto out;
     }
+    PQsetNoticeReceiver(conn, worker_notice, w);
     pthread_mutex_lock(&e->lock);
     w->cancel = PQgetCancel(conn);
     pthread_mutex_unlock(&e->lock);

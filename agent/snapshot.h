@@ -27,8 +27,9 @@
  * "last_in_data_collection" (a table's last) and "last" (the last row of
  * the table that finishes last; none when that table is empty). A worker
  * holds back the last row of each chunk until it knows whether it is its
- * table's last. A table is `done` once every row of it was handed to the
- * producer.
+ * table's last, and sends a table's last row only after the rows other
+ * workers hold of it (of every table, for "last") are out. A table is
+ * `done` once every row of it was handed to the producer.
  *
  * Memory: per worker one libpq row buffer (two while one is held back),
  * a values array and key/value buffers reused for every row; per chunk one

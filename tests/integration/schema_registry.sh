@@ -115,8 +115,16 @@ sys.path.insert(0, os.path.join(src, "tests", "integration"))
 from tw_consume import read_all
 auth = base64.b64encode(os.environ["TW_SCHEMA_REGISTRY_USER_INFO"].encode()).decode()
 def get(path):
-    req = urllib.request.Request(reg + path, headers={"Authorization": "Basic " + auth})
-    return json.load(urllib.request.urlopen(req))
+    # A registry just restarted may drop a connection: retry as clients do.
+    import http.client, time
+    for attempt in range(5):
+        req = urllib.request.Request(reg + path, headers={"Authorization": "Basic " + auth})
+        try:
+            return json.load(urllib.request.urlopen(req, timeout=10))
+        except (http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError) as e:
+            if isinstance(e, urllib.error.HTTPError) or attempt == 4:
+                raise
+            time.sleep(0.5)
 published = {m.key().decode(): json.loads(m.value()) for m in read_all(bootstrap, f"{prefix}.schemas", 20)
              if m.value() is not None and len(m.key()) == 33}
 msgs = [json.loads(l) for l in open(f"{d}/rows.jsonl")]
