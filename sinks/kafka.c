@@ -251,6 +251,7 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
     t->rkt = rkt;
     t->next = k->topics;
     k->topics = t;
+    k->connected = 1; /* a broker just answered for it */
     return t;
 }
 

@@ -80,7 +80,8 @@ int kafka_sink_outstanding(kafka_sink *k);
 
 /* 1 when librdkafka's latest statistics (every statistics.interval.ms,
  * default 5000, served by kafka_sink_poll) show a broker UP, or a delivery
- * succeeded since; 0 after all brokers went down. */
+ * succeeded or a broker answered for a topic (kafka_sink_topic) since; 0
+ * after all brokers went down. */
 int kafka_sink_connected(kafka_sink *k);
 
 /* Non-zero when the producer hit a fatal error; err says which. */

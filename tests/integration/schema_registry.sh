@@ -187,7 +187,10 @@ done
 note "409 with schema.on_breaking_change=fail: exit 1 with the subject and the registry's words, twice"
 
 start_agent "$dir/agent2.log" "${ARGS409[@]}" --set "schema.on_breaking_change=pause"
-for _ in $(seq 1 60); do [ "$(readyz)" = 503 ] && break; sleep 0.5; done
+for _ in $(seq 1 60); do
+    [ "$(readyz)" = 503 ] && grep -q "refuses the new schema" "$dir/readyz.txt" && break
+    sleep 0.5
+done
 [ "$(readyz)" = 503 ] && grep -q "refuses the new schema of table $S.t as incompatible" "$dir/readyz.txt" ||
     fail "/readyz during a 409 pause: $(cat "$dir/readyz.txt")"
 grep 'level=warn' "$AGENT_LOG" | grep -q "HTTP 409" || fail "no warning about the 409"
