@@ -1301,15 +1301,6 @@ static int snapshot_tick(void *arg)
     return 0;
 }
 
-static void free_snap_tables(tw_snap_table *t, int n)
-{
-    for (int i = 0; t && i < n; i++) {
-        tw_relation_free((tw_relation *)t[i].rel);
-        free((tw_relation *)t[i].rel);
-    }
-    free(t);
-}
-
 /* The published tables as the snapshot sees them, ready to be read: relation
  * built from the catalog, topic, schemas published (and registered). The
  * catalog session is already inside the snapshot. */
@@ -1422,11 +1413,15 @@ static int snapshot_tables(pipe_t *p, const json_t *skip, tw_snap_table **out, i
     return rc;
 }
 
+/* Frees what snapshot_tables() built: relations and row filter copies. */
 static void free_snapshot(tw_snap_table *t, int n)
 {
-    for (int i = 0; t && i < n; i++)
+    for (int i = 0; t && i < n; i++) {
         free((char *)t[i].rowfilter);
-    free_snap_tables(t, n);
+        tw_relation_free((tw_relation *)t[i].rel);
+        free((tw_relation *)t[i].rel);
+    }
+    free(t);
 }
 
 /* Reads every published table inside snapshot snapname (consistent point

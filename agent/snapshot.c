@@ -571,36 +571,33 @@ out:
     return NULL;
 }
 
+/* How many block ranges table t is read in, each of *per blocks (the last
+ * open-ended); 1 (the whole table) when it is small, partitioned or read by
+ * one thread. */
+static int ranges_of(const tw_snapshot_job *job, const tw_snap_table *t, long long *per)
+{
+    *per = 0;
+    if (job->threads < 2 || t->relkind != 'r' || t->pages < 2 * MIN_CHUNK_PAGES)
+        return 1;
+    long long want = (long long)job->threads * CHUNKS_PER_THREAD;
+    *per = (t->pages + want - 1) / want;
+    if (*per < MIN_CHUNK_PAGES)
+        *per = MIN_CHUNK_PAGES;
+    return (int)((t->pages + *per - 1) / *per);
+}
+
 static int plan(engine *e)
 {
     tw_snapshot_job *job = e->job;
+    long long per;
     int cap = 0;
-    for (int i = 0; i < job->ntables; i++) {
-        tw_snap_table *t = &job->tables[i];
-        int n = 1;
-        if (job->threads > 1 && t->relkind == 'r' && t->pages >= 2 * MIN_CHUNK_PAGES) {
-            long long per = (t->pages + job->threads * CHUNKS_PER_THREAD - 1) /
-                            (job->threads * CHUNKS_PER_THREAD);
-            if (per < MIN_CHUNK_PAGES)
-                per = MIN_CHUNK_PAGES;
-            n = (int)((t->pages + per - 1) / per);
-        }
-        cap += n;
-    }
+    for (int i = 0; i < job->ntables; i++)
+        cap += ranges_of(job, &job->tables[i], &per);
     e->chunks = calloc((size_t)cap + 1, sizeof *e->chunks);
     if (!e->chunks)
         return -1;
     for (int i = 0; i < job->ntables; i++) {
-        tw_snap_table *t = &job->tables[i];
-        int n = 1;
-        long long per = 0;
-        if (job->threads > 1 && t->relkind == 'r' && t->pages >= 2 * MIN_CHUNK_PAGES) {
-            per = (t->pages + job->threads * CHUNKS_PER_THREAD - 1) /
-                  (job->threads * CHUNKS_PER_THREAD);
-            if (per < MIN_CHUNK_PAGES)
-                per = MIN_CHUNK_PAGES;
-            n = (int)((t->pages + per - 1) / per);
-        }
+        int n = ranges_of(job, &job->tables[i], &per);
         for (int k = 0; k < n; k++) {
             chunk_t *c = &e->chunks[e->nchunks++];
             c->table = i;
