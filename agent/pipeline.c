@@ -26,10 +26,11 @@
 
 /* Delivery opaques of schema messages and snapshot rows; transaction ids
  * start at 1. */
-#define SCHEMA_OPAQUE   UINT64_MAX
-#define SNAPSHOT_OPAQUE (UINT64_C(1) << 63) /* + the table's index */
-#define TXN_RING        16384
-#define FLUSH_MS        30000
+#define SCHEMA_OPAQUE      UINT64_MAX
+#define SNAPSHOT_OPAQUE    (UINT64_C(1) << 63) /* + the table's index */
+#define TXN_RING           16384
+#define FLUSH_MS           30000
+#define HOUSEKEEPING_EVERY 64 /* row data messages per producer poll (see the loop) */
 
 enum {
     P_OK = 0,
@@ -92,8 +93,9 @@ typedef struct {
     uint64_t change_lsn; /* data_start of the current message */
 
     int64_t last_status_ms, last_progress_ms, last_slot_check_ms;
-    int cause;     /* TW_RESTART_*: why the last P_RESTART was decided */
-    int streaming; /* the stream is in COPY mode (status updates may go) */
+    int data_since_housekeeping; /* row data messages since the loop last polled */
+    int cause;                   /* TW_RESTART_*: why the last P_RESTART was decided */
+    int streaming;               /* the stream is in COPY mode (status updates may go) */
 
     /* snapshot.mode */
     int snapshot_mode;
@@ -1949,6 +1951,7 @@ static int run_once(pipe_t *p)
     }
     p->last_status_ms = p->last_progress_ms = now_ms();
     p->last_slot_check_ms = 0;
+    p->data_since_housekeeping = 0;
     atomic_store(&tw_m.pg_connected, 1);
     atomic_store(&tw_m.streaming, 1);
     atomic_store(&tw_m.flushed_lsn, info->slot_lsn);
@@ -1959,7 +1962,8 @@ static int run_once(pipe_t *p)
             rc = P_STOP;
             break;
         }
-        atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
+        if (p->data_since_housekeeping == 0)
+            atomic_store(&tw_m.loop_heartbeat_ms, tw_metrics_now_ms());
         tw_stream_event ev;
         if (tw_stream_next(p->stream, 100, &ev, err, sizeof err) != 0) {
             tw_error("stream", "%s; reconnecting", err);
@@ -1987,6 +1991,12 @@ static int run_once(pipe_t *p)
         }
         if (rc != P_OK)
             break;
+        /* A burst of row data is served in slices: polling the producer,
+         * timers and metrics after every change cost more than decoding it.
+         * Anything else (a keepalive, a timeout) ends the slice. */
+        if (ev.kind == TW_EV_DATA && ++p->data_since_housekeeping < HOUSEKEEPING_EVERY)
+            continue;
+        p->data_since_housekeeping = 0;
         kafka_sink_poll(p->sink, 0);
         if (p->delivery_failures || kafka_sink_fatal(p->sink, err, sizeof err)) {
             rc = wait_a_little(p);

@@ -69,17 +69,12 @@ int tw_buf_reserve(tw_buf *b, size_t n)
     return buf_grow(b, b->len + n);
 }
 
-void tw_buf_append(tw_buf *b, const void *p, size_t n)
+void tw_buf_append_grow(tw_buf *b, const void *p, size_t n)
 {
     if (n == 0 || tw_buf_reserve(b, n) != 0)
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
-}
-
-void tw_buf_putc(tw_buf *b, uint8_t c)
-{
-    tw_buf_append(b, &c, 1);
 }
 
 void tw_buf_puts(tw_buf *b, const char *s)
@@ -144,6 +139,10 @@ static uint64_t zigzag64(int64_t v)
 
 void avro_bin_long(tw_buf *b, int64_t v)
 {
+    if (tw_buf_has_room(b, 10)) { /* straight into the buffer */
+        b->len += varint_encode(zigzag64(v), b->data + b->len);
+        return;
+    }
     uint8_t tmp[10];
     tw_buf_append(b, tmp, varint_encode(zigzag64(v), tmp));
 }

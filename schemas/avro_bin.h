@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TW_BUF_NOMEM  1 /* an allocation failed */
 #define TW_BUF_TOOBIG 2 /* the content would exceed max */
@@ -50,9 +51,30 @@ void tw_buf_free(tw_buf *b);
 /* Makes room for n more bytes. Returns 0, or -1 with b->error set (also
  * when b->error was already set). */
 int tw_buf_reserve(tw_buf *b, size_t n);
-/* Appends n bytes (a no-op once b->error is set). */
-void tw_buf_append(tw_buf *b, const void *p, size_t n);
-void tw_buf_putc(tw_buf *b, uint8_t c);
+/* Appends n bytes (a no-op once b->error is set). Inline: encoders append
+ * a few bytes at a time, and the common case (room already there) must not
+ * cost a call; tw_buf_append_grow() does the rest. */
+void tw_buf_append_grow(tw_buf *b, const void *p, size_t n);
+static inline int tw_buf_has_room(const tw_buf *b, size_t n)
+{
+    return !b->error && n <= b->cap - b->len && (b->max == 0 || n <= b->max - b->len);
+}
+static inline void tw_buf_append(tw_buf *b, const void *p, size_t n)
+{
+    if (n > 0 && tw_buf_has_room(b, n)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+    } else if (n > 0) {
+        tw_buf_append_grow(b, p, n);
+    }
+}
+static inline void tw_buf_putc(tw_buf *b, uint8_t c)
+{
+    if (tw_buf_has_room(b, 1))
+        b->data[b->len++] = c;
+    else
+        tw_buf_append_grow(b, &c, 1);
+}
 /* Appends a NUL-terminated string without its terminator. */
 void tw_buf_puts(tw_buf *b, const char *s);
 /* Appends formatted text (no terminator stored). */

@@ -16,6 +16,10 @@
 static const char *const producer_defaults[] = {
     "enable.idempotence",           "true",
     "compression.codec",            "zstd",
+    /* zstd's level 1 compressed the benchmark's Avro rows as small as the
+     * default level 3 did, for 8% fewer instructions in the whole agent
+     * (level 3 clears larger tables for every batch). */
+    "compression.level",            "1",
     "partitioner",                  "murmur2_random",
     "linger.ms",                    "20",
     "queue.buffering.max.messages", "20000",
@@ -255,18 +259,48 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
     return t;
 }
 
+/* The header values are written for every message: by hand, since
+ * snprintf showed in the profile. Upper-case hex without leading zeros
+ * (PostgreSQL's %X/%X) and decimal; no terminator; returns the length. */
+static size_t put_hex(char *out, uint32_t v)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    char tmp[8];
+    size_t n = 0;
+    do {
+        tmp[n++] = digits[v & 0xF];
+        v >>= 4;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static size_t put_dec(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t keylen,
                        const void *value, size_t valuelen, const kafka_headers *h,
                        uint64_t msg_opaque, char *err, size_t errsize)
 {
-    char lsn[24], xid[16], seq[24];
-    snprintf(lsn, sizeof lsn, "%X/%X", (unsigned)(h->commit_lsn >> 32), (unsigned)h->commit_lsn);
-    snprintf(xid, sizeof xid, "%" PRIu32, h->xid);
-    snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
+    char lsn[24], xid[24], seq[24];
+    size_t hi = put_hex(lsn, (uint32_t)(h->commit_lsn >> 32));
+    lsn[hi] = '/';
+    size_t lsnlen = hi + 1 + put_hex(lsn + hi + 1, (uint32_t)h->commit_lsn);
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(5);
-    rd_kafka_header_add(hdrs, "tidewater.lsn", -1, lsn, -1);
-    rd_kafka_header_add(hdrs, "tidewater.xid", -1, xid, -1);
-    rd_kafka_header_add(hdrs, "tidewater.seq", -1, seq, -1);
+    rd_kafka_header_add(hdrs, "tidewater.lsn", 13, lsn, (ssize_t)lsnlen);
+    rd_kafka_header_add(hdrs, "tidewater.xid", 13, xid, (ssize_t)put_dec(xid, h->xid));
+    rd_kafka_header_add(hdrs, "tidewater.seq", 13, seq, (ssize_t)put_dec(seq, h->seq));
     if (h->key_schema && key)
         rd_kafka_header_add(hdrs, "tidewater.schema.key", -1, h->key_schema, -1);
     if (h->value_schema && value)

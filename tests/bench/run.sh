@@ -34,6 +34,7 @@
 #
 #   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx,insert_5m_1tx,snapshot,latency]
 #                      [--latency-seconds S] [--latency-rate R] [--json FILE]
+#                      [--set KEY=VALUE]...
 #
 # Prints a table (and one for the snapshot, one for the latency); --json
 # writes every figure. Scenarios: insert_1tx (N inserts in one transaction),
@@ -41,7 +42,8 @@
 # one transaction), insert_5m_1tx (5 x N inserts in one transaction: the
 # memory of a 5,000,000-row transaction by default), snapshot (an initial
 # snapshot of N rows, 1 and 4 threads), latency (R rows/s for S seconds).
-# Default N = 1,000,000.
+# Default N = 1,000,000. --set passes a configuration key to every
+# `tidewater run` (e.g. --set kafka.compression.codec=none to compare).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=1000000
@@ -49,8 +51,9 @@ SCENARIOS=insert_1tx,insert_10k,update_1tx,insert_5m_1tx,snapshot,latency
 LAT_SECONDS=60
 LAT_RATE=5000
 JSON=""
+EXTRA=()
 usage() {
-    echo "usage: $0 [--rows N] [--scenarios a,b] [--latency-seconds S] [--latency-rate R] [--json FILE]" >&2
+    echo "usage: $0 [--rows N] [--scenarios a,b] [--latency-seconds S] [--latency-rate R] [--json FILE] [--set KEY=VALUE]..." >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
     --latency-seconds) LAT_SECONDS=$2; shift 2 ;;
     --latency-rate) LAT_RATE=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
+    --set) EXTRA+=(--set "$2"); shift 2 ;;
     *) usage ;;
     esac
 done
@@ -202,7 +206,7 @@ run_scenario() {
     t0=$(now)
     "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
         --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$tw" \
-        --set "topic.prefix=bench_$id" --set status.interval.ms=200 --set "$HTTP_LISTEN" \
+        --set "topic.prefix=bench_$id" --set status.interval.ms=200 --set "$HTTP_LISTEN" ${EXTRA[@]+"${EXTRA[@]}"} \
         >"$work/agent.log" 2>&1 &
     AGENT_PID=$!
     ws_cpu="" agent_cpu=""
@@ -259,7 +263,8 @@ run_snapshot() {
             "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
                 --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=bench_snap${th}_$$" \
                 --set "topic.prefix=bench_snapshot${th}_$$" --set "$HTTP_LISTEN" \
-                --set snapshot.mode=initial_only --set "snapshot.max.threads=$th" >"$log" 2>&1 &
+                --set snapshot.mode=initial_only --set "snapshot.max.threads=$th" \
+                ${EXTRA[@]+"${EXTRA[@]}"} >"$log" 2>&1 &
             echo $! >"$work/agent.pid"
             rc=0
             wait $! || rc=$?
@@ -329,7 +334,7 @@ PY
     "$TW_BIN" run --set "source.conninfo=$TW_PG_STANDBY_DSN" --set source.publication=tw_bench_pub \
         --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set "slot.name=$slot" \
         --set "topic.prefix=$prefix" --set snapshot.mode=never --set status.interval.ms=200 \
-        --set "$HTTP_LISTEN" >"$work/agent.log" 2>&1 &
+        --set "$HTTP_LISTEN" ${EXTRA[@]+"${EXTRA[@]}"} >"$work/agent.log" 2>&1 &
     AGENT_PID=$!
     local i=0
     until grep -q 'msg="streaming slot' "$work/agent.log"; do
