@@ -119,6 +119,13 @@ size_t tw_metrics_render(char *buf, size_t size)
             put(&o, "\",op=\"%c\"} %llu\n", ops[i],
                 (unsigned long long)atomic_load(&t->changes[i]));
         }
+    family(&o, "tidewater_oversize_skipped_total", "counter",
+           "Changes larger than their topic takes, skipped (on_oversize=skip), by table.");
+    for (tw_table_metrics *t = tables; t; t = t->next) {
+        put(&o, "tidewater_oversize_skipped_total{table=\"");
+        put_label(&o, t->table);
+        put(&o, "\"} %llu\n", (unsigned long long)atomic_load(&t->oversize_skipped));
+    }
     family(&o, "tidewater_snapshot_running", "gauge", "1 while a snapshot is being read.");
     put(&o, "tidewater_snapshot_running %d\n", atomic_load(&tw_m.snapshot_running));
     family(&o, "tidewater_snapshot_tables", "gauge", "Tables in the current (or last) snapshot.");
@@ -202,6 +209,11 @@ size_t tw_metrics_render(char *buf, size_t size)
     put(&o, "tidewater_messages_total %llu\n", (unsigned long long)atomic_load(&tw_m.messages));
     family(&o, "tidewater_bytes_total", "counter", "Key and value bytes produced to Kafka.");
     put(&o, "tidewater_bytes_total %llu\n", (unsigned long long)atomic_load(&tw_m.bytes));
+    family(&o, "tidewater_oversize_refused_total", "counter",
+           "Changes the broker refused for their size after they were sent, skipped "
+           "(on_oversize=skip).");
+    put(&o, "tidewater_oversize_refused_total %llu\n",
+        (unsigned long long)atomic_load(&tw_m.oversize_refused));
     family(&o, "tidewater_delivery_errors_total", "counter",
            "Kafka delivery reports with an error.");
     put(&o, "tidewater_delivery_errors_total %llu\n",

@@ -27,6 +27,7 @@ typedef struct tw_table_metrics {
     atomic_ullong snapshot_rows;     /* rows of the current (or last) snapshot */
     atomic_llong snapshot_estimated; /* the planner's estimate for it; -1 unknown */
     atomic_int snapshot_done;        /* the table's snapshot finished */
+    atomic_ullong oversize_skipped;  /* changes too large for the topic, skipped (on_oversize) */
     struct tw_table_metrics *next;
 } tw_table_metrics;
 
@@ -42,6 +43,7 @@ enum {
 
 typedef struct {
     atomic_ullong messages, bytes, delivery_errors;
+    atomic_ullong oversize_refused; /* refused by the broker for their size, skipped */
     atomic_ullong restarts[TW_RESTART__COUNT];
     atomic_ullong received_lsn, flushed_lsn, server_wal_end;
     atomic_llong last_flushed_commit_ms; /* commit time of the newest fully delivered txn */

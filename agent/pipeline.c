@@ -37,8 +37,10 @@ enum {
     P_RESTART,
     P_FATAL,
     P_STOP,
-    P_DONE,   /* snapshot.mode=initial_only: finished */
-    P_RESNAP, /* an interrupted snapshot cannot be resumed consistently: start it over */
+    P_DONE,     /* snapshot.mode=initial_only: finished */
+    P_RESNAP,   /* an interrupted snapshot cannot be resumed consistently: start it over */
+    P_OVERSIZE, /* produce(): larger than the topic takes (p->oversize_err); never returned
+                   further than encode_and_produce() */
 };
 enum { SNAP_INITIAL, SNAP_NEVER, SNAP_WHEN_NEEDED, SNAP_INITIAL_ONLY };
 enum { POLICY_CONTINUE, POLICY_PAUSE, POLICY_FAIL };
@@ -49,6 +51,7 @@ typedef struct {
     volatile sig_atomic_t *stop;
     const char *prefix;
     int tombstones;
+    int skip_oversize; /* on_oversize=skip */
     int64_t status_ms;
     pgt_options topts;
 
@@ -108,6 +111,8 @@ typedef struct {
     tw_snapshot_job *snap;            /* while one runs */
     int64_t snap_started_ms, snap_last_log_ms;
     uint64_t delivery_failures;
+    int oversize_refused; /* the broker refused a message for its size, on_oversize=fail */
+    char oversize_err[700];
     char last_delivery_err[256];
     uint64_t changes, nulled;
 } pipe_t;
@@ -122,9 +127,23 @@ static int64_t wall_ms(void)
     return tw_metrics_wall_ms();
 }
 
-static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
+/* A message the broker refused for its size (its check can be stricter than
+ * the one before producing: compression, a limit changed since): with
+ * on_oversize=skip it counts as delivered, after a warning. */
+static int skip_refused(pipe_t *p, int ok, int too_large, const char *errstr)
+{
+    if (ok || !too_large || !p->skip_oversize)
+        return 0;
+    tw_warn("kafka", "the broker refused a change for its size (on_oversize=skip): %s", errstr);
+    atomic_fetch_add(&tw_m.oversize_refused, 1);
+    return 1;
+}
+
+static void on_delivery(void *app, uint64_t opaque, int ok, int too_large, const char *errstr)
 {
     pipe_t *p = app;
+    if (opaque != SCHEMA_OPAQUE && skip_refused(p, ok, too_large, errstr))
+        ok = 1;
     if (opaque != SCHEMA_OPAQUE && (opaque & SNAPSHOT_OPAQUE)) {
         uint64_t t = opaque & ~SNAPSHOT_OPAQUE;
         /* Only rows the broker has: a failed one must keep its table from
@@ -138,6 +157,7 @@ static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
             p->snap_failed++;
             atomic_fetch_add(&tw_m.delivery_errors, 1);
             snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
+            p->oversize_refused |= too_large && !p->skip_oversize;
         }
         return;
     }
@@ -153,6 +173,7 @@ static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
     if (!ok) {
         atomic_fetch_add(&tw_m.delivery_errors, 1);
         p->delivery_failures++;
+        p->oversize_refused |= too_large;
         snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
     }
 }
@@ -186,6 +207,14 @@ static int wait_a_little(pipe_t *p)
     atomic_store(&tw_m.kafka_connected, kafka_sink_connected(p->sink));
     atomic_store(&tw_m.queue_messages, kafka_sink_outstanding(p->sink));
     p->cause = TW_RESTART_KAFKA; /* if this turns into a restart, Kafka is why */
+    if (p->oversize_refused) {
+        tw_error("kafka",
+                 "the broker refused a message for its size: %s. Raise the topic's "
+                 "max.message.bytes (and kafka.message.max.bytes), or set on_oversize=skip; "
+                 "nothing after it was acknowledged",
+                 p->last_delivery_err);
+        return P_FATAL;
+    }
     if (p->delivery_failures) {
         tw_error("kafka", "delivery failed: %s; restarting from the last acknowledged commit",
                  p->last_delivery_err);
@@ -214,6 +243,10 @@ static int produce(pipe_t *p, tw_relation *r, const tw_buf *key, const tw_buf *v
         int rc = kafka_sink_produce(p->sink, r->app, key && key->len ? key->data : NULL,
                                     key ? key->len : 0, val ? val->data : NULL, val ? val->len : 0,
                                     &h, p->txn, err, sizeof err);
+        if (rc == KAFKA_SINK_TOOBIG) {
+            snprintf(p->oversize_err, sizeof p->oversize_err, "%s", err);
+            return P_OVERSIZE;
+        }
         if (rc == KAFKA_SINK_OK) {
             ckpt_produced(&p->ck, p->txn);
             p->changes++;
@@ -1056,6 +1089,34 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                     p->nulled, r->nspname, r->relname);
     }
     int rc = produce(p, r, &p->key, &p->val);
+    if (rc == P_OVERSIZE) {
+        char keytext[512];
+        char lsn[24];
+        tw_relation_key_text(r,
+                             key_from ? key_from
+                             : after  ? after
+                                      : before,
+                             key_old, keytext, sizeof keytext);
+        tw_lsn_str(p->change_lsn, lsn, sizeof lsn);
+        if (!p->skip_oversize) {
+            tw_error("pipeline",
+                     "change (op %c) to table %s.%s, key %s, at LSN %s: %s. Raise the topic's "
+                     "max.message.bytes (and kafka.message.max.bytes), or set on_oversize=skip",
+                     op, r->nspname, r->relname, keytext, lsn, p->oversize_err);
+            return P_FATAL;
+        }
+        tw_warn("pipeline",
+                "skipped a change (op %c) to table %s.%s, key %s, at LSN %s "
+                "(on_oversize=skip): %s",
+                op, r->nspname, r->relname, keytext, lsn, p->oversize_err);
+        if (r->stats)
+            atomic_fetch_add(&((tw_table_metrics *)r->stats)->oversize_skipped, 1);
+        rc = P_OK;
+        /* a delete's tombstone (small) still goes out below */
+        if (!(tombstone && p->tombstones && r->nkey > 0))
+            return rc;
+        return produce(p, r, &p->key, NULL) == P_OVERSIZE ? P_FATAL : P_OK;
+    }
     tw_table_metrics *tm = r->stats;
     if (rc == P_OK && tm) {
         int opi = op == 'c' ? TW_OP_C : op == 'u' ? TW_OP_U : op == 'd' ? TW_OP_D : TW_OP_T;
@@ -1473,6 +1534,7 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
                            .db = tw_catalog_dbname(p->catalog),
                            .threads = (int)tw_config_int(p->cfg, TW_CFG_SNAPSHOT_MAX_THREADS),
                            .opaque = SNAPSHOT_OPAQUE,
+                           .skip_oversize = p->skip_oversize,
                            .tables = tabs,
                            .ntables = ntabs,
                            .tick = snapshot_tick,
@@ -1536,15 +1598,27 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
         rc = P_STOP;
     } else {
         char kerr[1100] = "";
-        if (p->snap_failed)
+        if (p->oversize_refused)
+            snprintf(kerr, sizeof kerr, "the broker refused a snapshot row for its size: %s",
+                     p->last_delivery_err);
+        else if (p->snap_failed)
             snprintf(kerr, sizeof kerr, "delivery failed: %s", p->last_delivery_err);
         else if (kafka_sink_fatal(p->sink, kerr, sizeof kerr))
             ; /* kerr says it */
         else
             snprintf(kerr, sizeof kerr, "%s", err);
-        tw_error("snapshot", "%s; the snapshot is finished after the restart", kerr);
-        p->cause = src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
-        rc = P_RESTART;
+        if (p->oversize_refused) {
+            tw_error("snapshot",
+                     "%s. Raise the topic's max.message.bytes (and kafka.message.max.bytes), or "
+                     "set on_oversize=skip",
+                     kerr);
+            rc = P_FATAL;
+        } else {
+            tw_error("snapshot", "%s; the snapshot is finished after the restart", kerr);
+            p->cause =
+                src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
+            rc = P_RESTART;
+        }
     }
     p->snap = NULL;
     free(p->snap_table_acked);
@@ -2083,6 +2157,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
     p.stop = stop;
     p.prefix = tw_config_str(cfg, TW_CFG_TOPIC_PREFIX);
     p.tombstones = tw_config_bool(cfg, TW_CFG_TOMBSTONES_ON_DELETE);
+    p.skip_oversize = strcmp(tw_config_str(cfg, TW_CFG_ON_OVERSIZE), "skip") == 0;
     p.status_ms = tw_config_int(cfg, TW_CFG_STATUS_INTERVAL_MS);
     const char *dh = tw_config_str(cfg, TW_CFG_DECIMAL_HANDLING);
     p.topts.decimal_handling = strcmp(dh, "double") == 0   ? PGT_DECIMAL_DOUBLE

@@ -191,10 +191,11 @@ typedef struct {
     char errstr[256];
 } writer_t;
 
-static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
+static void on_delivery(void *app, uint64_t opaque, int ok, int too_large, const char *errstr)
 {
     writer_t *w = app;
     (void)opaque;
+    (void)too_large; /* errstr says so */
     if (!ok) {
         w->failed = 1;
         snprintf(w->errstr, sizeof w->errstr, "%s", errstr);

@@ -214,6 +214,22 @@ static int emit(worker *w, int table, const pgo_value *vals, const char *snapmar
                                     job->opaque + (uint64_t)table, err, sizeof err);
         if (rc == KAFKA_SINK_OK)
             break;
+        if (rc == KAFKA_SINK_TOOBIG) {
+            char keytext[512];
+            tw_relation_key_text(r, &tup, NULL, keytext, sizeof keytext);
+            if (!job->skip_oversize) {
+                fail(e, TW_SNAP_FATAL,
+                     "snapshot row of table %s.%s (key %s): %s. Raise the topic's "
+                     "max.message.bytes (and kafka.message.max.bytes), or set on_oversize=skip",
+                     r->nspname, r->relname, keytext, err);
+                return -1;
+            }
+            tw_warn("snapshot", "skipped a row of table %s.%s (key %s) (on_oversize=skip): %s",
+                    r->nspname, r->relname, keytext, err);
+            if (r->stats)
+                atomic_fetch_add(&((tw_table_metrics *)r->stats)->oversize_skipped, 1);
+            return 0;
+        }
         if (rc == KAFKA_SINK_ERROR) {
             char ferr[512];
             if (kafka_sink_fatal(job->sink, ferr, sizeof ferr))

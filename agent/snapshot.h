@@ -79,6 +79,8 @@ typedef struct {
     const char *prefix, *db;   /* source.name, source.db */
     int threads;               /* at most this many worker sessions */
     uint64_t opaque;           /* delivery opaque of a message: opaque + table index */
+    int skip_oversize;         /* on_oversize=skip: a row too large for its topic is logged,
+                                  counted and left out; otherwise it is TW_SNAP_FATAL */
     tw_snap_table *tables;
     int ntables;
     /* Called on the caller's thread about every 100 ms while workers run:

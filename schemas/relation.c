@@ -540,6 +540,36 @@ static const pgo_value *value_at(const pgo_tuple *t, const pgo_tuple *old_full, 
     return v;
 }
 
+void tw_relation_key_text(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old, char *out,
+                          size_t outsize)
+{
+    size_t n = 0;
+    if (outsize == 0)
+        return;
+    out[0] = '\0';
+    if (r->nkey == 0 || !t) {
+        snprintf(out, outsize, "(no key)");
+        return;
+    }
+    for (int i = 0; i < r->ncols && i < t->ncols && n < outsize; i++) {
+        if (!r->cols[i].key)
+            continue;
+        const pgo_value *v = value_at(t, old, i);
+        int w;
+        if (v->kind == PGO_VALUE_TEXT)
+            w = snprintf(out + n, outsize - n, "%s%s=%.*s%s", n ? ", " : "", r->cols[i].name,
+                         (int)(v->len > 64 ? 64 : v->len), v->data, v->len > 64 ? "…" : "");
+        else
+            w = snprintf(out + n, outsize - n, "%s%s=%s", n ? ", " : "", r->cols[i].name,
+                         v->kind == PGO_VALUE_NULL     ? "null"
+                         : v->kind == PGO_VALUE_BINARY ? "(binary)"
+                                                       : "(not sent)");
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
 int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old,
                            tw_buf *out, char *err, size_t errsize)
 {

@@ -39,6 +39,7 @@ static const char *const producer_defaults[] = {
 struct kafka_topic {
     char *name;
     rd_kafka_topic_t *rkt;
+    long max_bytes; /* the largest message it takes (kafka_sink_topic()) */
     struct kafka_topic *next;
 };
 
@@ -55,10 +56,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     kafka_sink *k = opaque;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         k->connected = 1;
-    k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
-                   rd_kafka_err2str(m->err));
+        k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, 1, 0, "");
+        return;
+    }
+    char why[512];
+    snprintf(why, sizeof why, "message of %zu bytes (key %zu bytes) to topic '%s': %s",
+             m->len + m->key_len, m->key_len, m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+             rd_kafka_err2str(m->err));
+    k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, 0,
+                   m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, why);
 }
 
 /* Broker-level trouble (a broker down, authentication): worth a warning;
@@ -208,6 +216,64 @@ static int create_topic(kafka_sink *k, const char *name, int compact, char *err,
     return rc;
 }
 
+/* The topic's max.message.bytes from the broker (DescribeConfigs), or -1
+ * when it cannot be read (err says why). */
+static long topic_max_message_bytes(kafka_sink *k, const char *name, char *err, size_t errsize)
+{
+    char rderr[512];
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, rderr, sizeof rderr);
+    rd_kafka_DescribeConfigs(k->rk, &res, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    long v = -1;
+    snprintf(err, errsize, "no answer");
+    if (ev && rd_kafka_event_error(ev)) {
+        snprintf(err, errsize, "%s", rd_kafka_event_error_string(ev));
+    } else if (ev) {
+        size_t cnt = 0, ncfg = 0;
+        const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+        if (cnt && rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, errsize, "%s", rd_kafka_ConfigResource_error_string(rs[0]));
+        } else if (cnt) {
+            const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(rs[0], &ncfg);
+            for (size_t i = 0; i < ncfg; i++) {
+                const char *value = rd_kafka_ConfigEntry_value(cfg[i]);
+                if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), "max.message.bytes") == 0 && value)
+                    v = strtol(value, NULL, 10);
+            }
+            if (v <= 0) {
+                v = -1;
+                snprintf(err, errsize, "max.message.bytes not among its settings");
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return v;
+}
+
+/* The producer's own limit (message.max.bytes, after the user's keys). */
+static long producer_max_bytes(kafka_sink *k)
+{
+    char v[32];
+    size_t n = sizeof v;
+    if (rd_kafka_conf_get(rd_kafka_conf(k->rk), "message.max.bytes", v, &n) != RD_KAFKA_CONF_OK)
+        return 1000000; /* librdkafka's default */
+    return strtol(v, NULL, 10);
+}
+
+long kafka_sink_topic_max_bytes(const kafka_topic *t)
+{
+    return t->max_bytes;
+}
+
 kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char *err,
                               size_t errsize)
 {
@@ -256,6 +322,16 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
     t->next = k->topics;
     k->topics = t;
     k->connected = 1; /* a broker just answered for it */
+    char why[512];
+    long broker = topic_max_message_bytes(k, name, why, sizeof why);
+    t->max_bytes = producer_max_bytes(k);
+    if (broker < 0)
+        tw_info("kafka",
+                "cannot read max.message.bytes of topic '%s' (%s): messages are checked against "
+                "the producer's message.max.bytes (%ld) only",
+                name, why, t->max_bytes);
+    else if (broker < t->max_bytes)
+        t->max_bytes = broker;
     return t;
 }
 
@@ -293,6 +369,22 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
                        const void *value, size_t valuelen, const kafka_headers *h,
                        uint64_t msg_opaque, char *err, size_t errsize)
 {
+    /* What the broker counts: the record batch header (61 bytes), the
+     * record's own fields (up to 21), and per header its name and value
+     * with two length varints. */
+    size_t size = 61 + 21 + keylen + (value ? valuelen : 0) + 3 * (13 + 2 + 20);
+    if (h->key_schema && key)
+        size += 20 + 2 + strlen(h->key_schema);
+    if (h->value_schema && value)
+        size += 22 + 2 + strlen(h->value_schema);
+    if (t->max_bytes > 0 && size > (size_t)t->max_bytes) {
+        snprintf(err, errsize,
+                 "message of %zu bytes (key %zu bytes, value %zu bytes, with headers and record "
+                 "overhead) is larger than topic '%s' takes (%ld bytes: the smaller of the "
+                 "topic's max.message.bytes and the producer's message.max.bytes)",
+                 size, keylen, value ? valuelen : 0, t->name, t->max_bytes);
+        return KAFKA_SINK_TOOBIG;
+    }
     char lsn[24], xid[24], seq[24];
     size_t hi = put_hex(lsn, (uint32_t)(h->commit_lsn >> 32));
     lsn[hi] = '/';
@@ -315,13 +407,14 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
         return KAFKA_SINK_OK;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return KAFKA_SINK_FULL;
-    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         snprintf(err, errsize,
                  "message of %zu bytes (key %zu bytes) for topic '%s' exceeds the producer's "
                  "message.max.bytes",
                  valuelen + keylen, keylen, t->name);
-    else
-        snprintf(err, errsize, "cannot produce to topic '%s': %s", t->name, rd_kafka_err2str(e));
+        return KAFKA_SINK_TOOBIG;
+    }
+    snprintf(err, errsize, "cannot produce to topic '%s': %s", t->name, rd_kafka_err2str(e));
     return KAFKA_SINK_ERROR;
 }
 

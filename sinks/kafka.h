@@ -35,8 +35,12 @@ struct tw_config;
 typedef struct kafka_sink kafka_sink;
 typedef struct kafka_topic kafka_topic; /* owned by the sink */
 
-/* ok = 1 when the broker acknowledged the message; otherwise errstr says why. */
-typedef void (*kafka_delivery_fn)(void *app, uint64_t msg_opaque, int ok, const char *errstr);
+/* ok = 1 when the broker acknowledged the message; otherwise errstr says why
+ * (with the topic and the message's size). too_large = 1 when the broker
+ * refused it for its size (the topic's max.message.bytes): a failure no
+ * retry cures. */
+typedef void (*kafka_delivery_fn)(void *app, uint64_t msg_opaque, int ok, int too_large,
+                                  const char *errstr);
 
 typedef struct {
     uint64_t commit_lsn;
@@ -47,7 +51,7 @@ typedef struct {
     const char *key_schema, *value_schema;
 } kafka_headers;
 
-enum { KAFKA_SINK_OK = 0, KAFKA_SINK_FULL = 1, KAFKA_SINK_ERROR = -1 };
+enum { KAFKA_SINK_OK = 0, KAFKA_SINK_FULL = 1, KAFKA_SINK_TOOBIG = 2, KAFKA_SINK_ERROR = -1 };
 
 /* Creates the producer. client_id names it in broker logs. */
 kafka_sink *kafka_sink_new(const struct tw_config *cfg, const char *client_id,
@@ -57,13 +61,18 @@ void kafka_sink_destroy(kafka_sink *k);
 /* Makes sure topic exists: looked up once, created when missing and
  * topic.create is true (compacted when compact is set), and returns the
  * sink's handle for it (the same handle on later calls). NULL with err when
- * it is missing and may not be created, or creation failed. */
+ * it is missing and may not be created, or creation failed. The handle
+ * knows the largest message the topic takes: the smaller of the producer's
+ * message.max.bytes and the topic's max.message.bytes (read from the
+ * broker; when that is not allowed, the producer's alone). */
 kafka_topic *kafka_sink_topic(kafka_sink *k, const char *topic, int compact, char *err,
                               size_t errsize);
 
 /* Queues one message. value NULL = tombstone. Returns KAFKA_SINK_OK,
- * KAFKA_SINK_FULL (nothing queued: poll, then retry), or KAFKA_SINK_ERROR
- * with err (e.g. the message is larger than message.max.bytes). */
+ * KAFKA_SINK_FULL (nothing queued: poll, then retry), KAFKA_SINK_TOOBIG
+ * (nothing queued: the message, with its headers and record overhead, is
+ * larger than the topic takes; err gives the sizes and the limit), or
+ * KAFKA_SINK_ERROR with err. */
 int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t keylen,
                        const void *value, size_t valuelen, const kafka_headers *h,
                        uint64_t msg_opaque, char *err, size_t errsize);
@@ -74,6 +83,9 @@ void kafka_sink_poll(kafka_sink *k, int timeout_ms);
 /* Waits up to timeout_ms for every queued message; returns the number still
  * outstanding (0 = all delivered or failed, reports served). */
 int kafka_sink_flush(kafka_sink *k, int timeout_ms);
+
+/* The largest message topic t takes, in bytes (see kafka_sink_topic()). */
+long kafka_sink_topic_max_bytes(const kafka_topic *t);
 
 /* Messages queued or in flight, not yet reported. */
 int kafka_sink_outstanding(kafka_sink *k);

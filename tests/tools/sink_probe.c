@@ -20,9 +20,10 @@ typedef struct {
     uint64_t opaque_sum;
 } counts;
 
-static void on_delivery(void *app, uint64_t opaque, int ok, const char *errstr)
+static void on_delivery(void *app, uint64_t opaque, int ok, int too_large, const char *errstr)
 {
     counts *c = app;
+    (void)too_large; /* errstr says so */
     if (ok) {
         c->delivered++;
         c->opaque_sum += opaque;
