@@ -1111,11 +1111,16 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                 op, r->nspname, r->relname, keytext, lsn, p->oversize_err);
         if (r->stats)
             atomic_fetch_add(&((tw_table_metrics *)r->stats)->oversize_skipped, 1);
-        rc = P_OK;
-        /* a delete's tombstone (small) still goes out below */
+        /* A delete's tombstone (key only) still goes out. */
         if (!(tombstone && p->tombstones && r->nkey > 0))
-            return rc;
-        return produce(p, r, &p->key, NULL) == P_OVERSIZE ? P_FATAL : P_OK;
+            return P_OK;
+        rc = produce(p, r, &p->key, NULL);
+        if (rc == P_OVERSIZE) {
+            tw_error("pipeline", "tombstone of table %s.%s, key %s: %s", r->nspname, r->relname,
+                     keytext, p->oversize_err);
+            rc = P_FATAL;
+        }
+        return rc;
     }
     tw_table_metrics *tm = r->stats;
     if (rc == P_OK && tm) {
