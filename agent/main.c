@@ -21,6 +21,9 @@
 #include "sinks/kafka_conf.h"
 
 #include <libpq-fe.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,8 +284,22 @@ static int cmd_config(int argc, char **argv)
     return 0;
 }
 
+/* glibc gives each thread that allocates its own arena. Snapshot workers
+ * allocate the producer's messages and the pipeline thread frees them, so
+ * every arena kept pages the others had freed: 4 snapshot threads of the
+ * benchmark peaked at 56-67 MiB RSS, at 50-51 MiB with two arenas, no
+ * slower. The MALLOC_ARENA_MAX environment variable still decides when set. */
+static void limit_malloc_arenas(void)
+{
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    limit_malloc_arenas();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -17,7 +17,11 @@
 # the table) TO STDOUT` on the standby to /dev/null, once untimed (page cache)
 # and once timed; then `tidewater run` with snapshot.mode=initial_only and
 # snapshot.max.threads 1 and 4, which exits once Kafka acknowledged every row.
-# All are timed from process start to exit. The agent runs in a subshell of
+# All are timed from process start to exit. The broker's CPU seconds over
+# each run are reported too: with the agent's they bound the snapshot's
+# rate on this machine at cores / (agent + broker CPU per row), reported as
+# cpu_bound_ratio against the COPY baseline (the most the ratio can be here
+# even if the PostgreSQL backends cost nothing). The agent runs in a subshell of
 # its own, whose cutime+cstime from /proc, once it has reaped the agent, are
 # the agent's exact CPU seconds; peak RSS is VmHWM, sampled while it runs.
 #
@@ -124,6 +128,9 @@ cpu_s() {
     hz=$(getconf CLK_TCK)
     awk -v hz="$hz" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo ""
 }
+# The broker's JVM (the snapshot figures count its CPU too: it shares the
+# machine's cores with the agent).
+kafka_pid() { cat "$TW_ENV_DIR/kafka/kafka.pid" 2>/dev/null || true; }
 walsender_of() { SB -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
 flushed_past() { [ "$(SB -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]; }
 
@@ -236,7 +243,7 @@ run_scenario() {
 
 # Snapshot: N rows read by COPY to /dev/null, then by initial_only with 1 and 4 threads.
 run_snapshot() {
-    local t0 t1 copy_s th log published hwm kib rc a0 a1 ticks hz tw_s cpu sessions
+    local t0 t1 copy_s th log published hwm kib rc a0 a1 ticks hz tw_s cpu sessions kpid k0 k1 kcpu cores
     local copy_sql="COPY (SELECT id, n, s, ts, amount, ok FROM tw_bench.t) TO STDOUT"
     hz=$(getconf CLK_TCK)
     fresh_table
@@ -251,8 +258,11 @@ run_snapshot() {
     t1=$(now)
     copy_s=$(echo "$t1 - $t0" | bc -l)
 
+    kpid=$(kafka_pid)
+    cores=$(nproc)
     for th in 1 4; do
         log="$work/snapshot$th.log"
+        k0=$(cpu_s "$kpid")
         rm -f "$work/agent.pid" "$work/agent.done"
         # The agent is this subshell's only child between the two reads of its
         # /proc stat: the difference in cutime+cstime (fields 16, 17) is the
@@ -286,6 +296,9 @@ run_snapshot() {
         done
         wait "$WRAP_PID"
         WRAP_PID="" AGENT_PID=""
+        k1=$(cpu_s "$kpid")
+        kcpu=0
+        [ -n "$k0" ] && [ -n "$k1" ] && kcpu=$(echo "$k1 - $k0" | bc -l)
         read -r rc a0 a1 ticks <"$work/agent.done"
         [ "$rc" = 0 ] || { tail "$log" >&2; echo "bench: the agent (initial_only, $th threads) exited $rc" >&2; exit 1; }
         published=$(sed -n 's/.*initial_only: \([0-9]*\) rows published.*/\1/p' "$log")
@@ -295,10 +308,13 @@ run_snapshot() {
         sessions=$(sed -n 's/.* with \([0-9]*\) session(s).*/\1/p' "$log" | head -n 1)
         tw_s=$(echo "$a1 - $a0" | bc -l)
         cpu=$(echo "$ticks / $hz" | bc -l)
-        results+=("$(printf '{"scenario":"snapshot","threads":%d,"sessions":%d,"rows":%d,"copy_seconds":%.3f,"tidewater_seconds":%.3f,"copy_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"agent_cpu_s_per_million":%.2f,"peak_rss_mib":%.1f}' \
+        results+=("$(printf '{"scenario":"snapshot","threads":%d,"sessions":%d,"rows":%d,"copy_seconds":%.3f,"tidewater_seconds":%.3f,"copy_rows_per_s":%.0f,"tidewater_rows_per_s":%.0f,"throughput_ratio":%.3f,"agent_cpu_s":%.2f,"agent_cpu_s_per_million":%.2f,"kafka_cpu_s":%.2f,"cores":%d,"cpu_bound_rows_per_s":%.0f,"cpu_bound_ratio":%.3f,"peak_rss_mib":%.1f}' \
             "$th" "${sessions:-0}" "$ROWS" "$copy_s" "$tw_s" "$(echo "$ROWS / $copy_s" | bc -l)" \
             "$(echo "$ROWS / $tw_s" | bc -l)" "$(echo "$copy_s / $tw_s" | bc -l)" "$cpu" \
-            "$(echo "$cpu * 1000000 / $ROWS" | bc -l)" "$(echo "$hwm / 1024" | bc -l)")")
+            "$(echo "$cpu * 1000000 / $ROWS" | bc -l)" "$kcpu" "$cores" \
+            "$(echo "$ROWS * $cores / ($cpu + $kcpu)" | bc -l)" \
+            "$(echo "$ROWS * $cores / ($cpu + $kcpu) * $copy_s / $ROWS" | bc -l)" \
+            "$(echo "$hwm / 1024" | bc -l)")")
     done
 }
 
@@ -419,8 +435,9 @@ if snap:
         print()
     cols = [("scenario", "%-11s"), ("threads", "%7d"), ("rows", "%9d"), ("copy_rows_per_s", "%12.0f"),
             ("tidewater_rows_per_s", "%13.0f"), ("throughput_ratio", "%6.2f"), ("agent_cpu_s", "%8.2f"),
-            ("peak_rss_mib", "%7.1f")]
-    head = ["scenario", "threads", "rows", "COPY r/s", "tidewater r/s", "ratio", "agentCPU", "RSS MiB"]
+            ("kafka_cpu_s", "%8.2f"), ("cpu_bound_ratio", "%8.2f"), ("peak_rss_mib", "%7.1f")]
+    head = ["scenario", "threads", "rows", "COPY r/s", "tidewater r/s", "ratio", "agentCPU", "kafkaCPU",
+            "cpuBound", "RSS MiB"]
     print("  ".join(h.rjust(len(f % 0)) if i else h.ljust(11) for i, (h, (k, f)) in enumerate(zip(head, cols))))
     for r in snap:
         print("  ".join(f % r[k] for k, f in cols))

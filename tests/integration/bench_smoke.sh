@@ -20,7 +20,7 @@ figures = ["baseline_rows_per_s", "tidewater_rows_per_s", "throughput_ratio", "a
            "walsender_cpu_s", "cpu_ratio", "peak_rss_mib"]
 snapshot_figures = ["copy_seconds", "tidewater_seconds", "copy_rows_per_s", "tidewater_rows_per_s",
                     "throughput_ratio", "agent_cpu_s", "agent_cpu_s_per_million", "peak_rss_mib",
-                    "sessions"]
+                    "sessions", "kafka_cpu_s", "cpu_bound_rows_per_s", "cpu_bound_ratio"]
 latency_figures = ["seconds", "offered_rows_per_s", "rows", "achieved_rows_per_s", "messages",
                    "peak_rss_mib"]
 # Latencies are whole milliseconds; 0 is a possible (if unlikely) figure.
