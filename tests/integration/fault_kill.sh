@@ -2,7 +2,7 @@
 # Fault 1: kill -9 of the agent at random moments. Under the steady workload
 # (fault_workload.sh), the agent takes its snapshot and streams; then
 # TW_FAULT_KILLS cycles (default 5) each start it and SIGKILL it after a
-# random 1-4 s of life: while it connects, creates nothing, reads the slot,
+# random 1-4 s of life: while it connects, reads its slot, decodes,
 # publishes, waits for acknowledgements. None may end on its own before the
 # kill (a crash). Then the workload stops, a last run catches up and stops
 # with SIGTERM, and the oracle replays every topic: 0 missing, 0 wrong, 0
