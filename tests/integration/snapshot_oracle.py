@@ -25,7 +25,8 @@ and compares the result with every table of SCHEMA read from the primary
 Replay: per topic in offset order; c/u/r set the key's row to `after`, d and
 tombstones remove it; a table's snapshot row marked first or
 first_in_data_collection starts that table over (a new snapshot replaces
-what a consumer had). Keyless tables (null key; REPLICA IDENTITY FULL gives
+what a consumer had); a column listed in `unchanged` keeps its replayed
+value. Keyless tables (null key; REPLICA IDENTITY FULL gives
 `before`) are multisets: c/r add `after`, u replaces one `before` with
 `after`, d removes one `before`; a change seen before (a duplicate, see
 below) is applied once, as a consumer of such a table must (replaying a
@@ -221,7 +222,11 @@ def replay_topic(msgs, cols, key, report):
         if op in ("tombstone", "d"):
             state.pop(k, None)
         elif op in ("c", "u", "r"):
-            state[k] = canon(cols, v["after"])
+            after = dict(v["after"])
+            # A TOASTed value an UPDATE left alone is not sent: keep the old.
+            for col in v.get("unchanged") or []:
+                after[col] = json.loads(state[k])[col] if k in state else None
+            state[k] = canon(cols, after)
     return state if key else +state
 
 
