@@ -75,8 +75,9 @@ note "during the outage: peak RSS $((peak / 1024)) MiB ($peak KiB, $samples samp
 [ "$peak" -le $((RSS_BOUND_MIB * 1024)) ] || fail "the agent's RSS reached $((peak / 1024)) MiB while Kafka was down (bound $RSS_BOUND_MIB MiB)"
 # Backpressure: the queue reached its bound, yet the agent had not read the
 # whole burst from the server (it stopped reading instead of buffering).
-[ "$qmax" -ge 15000 ] && [ "$qmax" -le 20000 ] ||
+if [ "$qmax" -lt 15000 ] || [ "$qmax" -gt 20000 ]; then
     fail "the producer queue peaked at $qmax messages, expected near its bound of 20000"
+fi
 # ... and the burst's commit lies beyond what the agent had read.
 note "at the end of the outage the agent had read up to $((burst_end - received)) bytes short of the burst's end"
 [ "$received" -lt "$burst_end" ] || fail "the agent read the whole burst during the outage: no backpressure"

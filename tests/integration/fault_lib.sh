@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # $dir is the sourcing test's; AGENT_ARGS is for it
 # Sourced by the fault tests (fault_*.sh) after lib.sh: the tables and the
 # steady workload every fault runs under, the agent's settings, and the
 # checks every fault test ends with (the oracle, the read-only proof).
