@@ -512,10 +512,13 @@ int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err,
             continue;
         }
         if (n == -1) {
+            /* A server shutting down (or restarting) ends a walsender's
+             * stream this way, without an error: say so in the message. */
             PGresult *res = PQgetResult(s->conn);
             snprintf(err, errsize, "the server ended the replication stream: %s",
-                     res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-                                                         : "no error given");
+                     res && PQresultErrorMessage(res)[0]
+                         ? PQresultErrorMessage(res)
+                         : "no error given (a server shutting down or restarting does this)");
             PQclear(res);
         } else {
             tw_pg_error(s->conn, err, errsize);

@@ -188,3 +188,60 @@ wait_slot_flushed_past() {
     done
     return 1
 }
+
+# The read-only proof (read_only.sh, and the fault tests' agent sessions).
+# log_all_statements: both servers log every statement and replication
+# command (ALTER SYSTEM, so a server restarted by the test keeps it), and
+# the logs are read from here on; reset_statement_logging undoes it (for
+# cleanup traps; never fails).
+RO_PRIMARY_START=0
+RO_STANDBY_START=0
+log_all_statements() {
+    local side
+    for side in primary standby; do
+        "psql_$side" -c "ALTER SYSTEM SET log_statement = 'all'" \
+            -c "ALTER SYSTEM SET log_replication_commands = on" -c "SELECT pg_reload_conf()" >/dev/null
+        for _ in $(seq 1 50); do
+            [ "$("psql_$side" -c 'SHOW log_statement')" = all ] && break
+            sleep 0.1
+        done
+    done
+    RO_PRIMARY_START=$(wc -l <"$TW_PG_PRIMARY_LOG")
+    RO_STANDBY_START=$(wc -l <"$TW_PG_STANDBY_LOG")
+}
+reset_statement_logging() {
+    psql_primary -c "ALTER SYSTEM RESET log_statement" -c "ALTER SYSTEM RESET log_replication_commands" \
+        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    psql_standby -c "ALTER SYSTEM RESET log_statement" -c "ALTER SYSTEM RESET log_replication_commands" \
+        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+
+# assert_read_only APP MIN [COMMAND...]: since log_all_statements, the
+# sessions with application_name APP sent at least MIN statements, among them
+# each COMMAND (a prefix, e.g. START_REPLICATION), and every one is a read:
+# SELECT, SHOW, or a replication command that reads WAL or manages
+# Tidewater's own logical slot, or the snapshot's (SET TRANSACTION SNAPSHOT,
+# LOCK TABLE … IN ACCESS SHARE MODE, COPY (SELECT …) TO STDOUT). A
+# statement spanning lines is judged by its first line, which holds the
+# verb. Sets RO_COUNT.
+RO_COUNT=0
+assert_read_only() {
+    local app=$1 min=$2 statements cmd bad
+    shift 2
+    sleep 0.5 # let the servers write their last log lines
+    statements=$( (tail -n +"$((RO_PRIMARY_START + 1))" "$TW_PG_PRIMARY_LOG"
+        tail -n +"$((RO_STANDBY_START + 1))" "$TW_PG_STANDBY_LOG") |
+        grep -aF "app=$app " |
+        sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p')
+    RO_COUNT=$(printf '%s\n' "$statements" | grep -c . || true)
+    [ "$RO_COUNT" -ge "$min" ] || fail "expected at least $min logged statements from $app, found $RO_COUNT:
+$statements"
+    for cmd in "$@"; do
+        printf '%s\n' "$statements" | grep -q "^$cmd" ||
+            fail "the replication command $cmd was not logged; log_replication_commands not in effect?"
+    done
+    local allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$|LOCK TABLE [^ ]+ IN ACCESS SHARE MODE$)'
+    bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
+    [ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
+$bad"
+}

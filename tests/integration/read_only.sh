@@ -18,22 +18,11 @@ restore() {
     [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
     psql_standby -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('$SLOT', '${SLOT}_s')" >/dev/null 2>&1 || true
-    psql_primary -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
-    psql_standby -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    reset_statement_logging
 }
 trap restore EXIT
 
-for side in primary standby; do
-    "psql_$side" -c "ALTER SYSTEM SET log_statement = 'all'" \
-        -c "ALTER SYSTEM SET log_replication_commands = on" -c "SELECT pg_reload_conf()" >/dev/null
-    for _ in $(seq 1 50); do
-        [ "$("psql_$side" -c 'SHOW log_statement')" = all ] && break
-        sleep 0.1
-    done
-done
-
-primary_start=$(wc -l <"$TW_PG_PRIMARY_LOG")
-standby_start=$(wc -l <"$TW_PG_STANDBY_LOG")
+log_all_statements
 
 # Everything Tidewater can do in this build, against both servers.
 run_check --set "source.application_name=$APP"
@@ -65,27 +54,7 @@ grep -q 'msg="snapshot complete' "$log" || fail "the agent took no snapshot: $(t
 "$TW_BIN" run "${snap_args[@]}" --set "slot.name=${SLOT}_o" --set snapshot.mode=initial_only >"$log" 2>&1 ||
     fail "initial_only failed: $(tail -n 5 "$log")"
 rm -f "$log"
-sleep 0.5 # let the servers write their last log lines
 
-# Statement lines of our sessions, without the log prefix. A statement that
-# spans lines is judged by its first line, which holds the verb.
-statements=$( (tail -n +"$((primary_start + 1))" "$TW_PG_PRIMARY_LOG"
-    tail -n +"$((standby_start + 1))" "$TW_PG_STANDBY_LOG") |
-    grep -F "app=$APP " |
-    sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p')
-
-count=$(printf '%s\n' "$statements" | grep -c . || true)
-[ "$count" -ge 10 ] || fail "expected at least 10 logged statements from $APP, found $count:
-$statements"
-for cmd in IDENTIFY_SYSTEM CREATE_REPLICATION_SLOT START_REPLICATION "SET TRANSACTION SNAPSHOT" "COPY (SELECT"; do
-    printf '%s\n' "$statements" | grep -q "^$cmd" ||
-        fail "the replication command $cmd was not logged; log_replication_commands not in effect?"
-done
-
-# The allow-list: reads, and replication commands that only read WAL or
-# manage Tidewater's own logical slot.
-allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$|LOCK TABLE [^ ]+ IN ACCESS SHARE MODE$)'
-bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
-[ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
-$bad"
-note "$count statements from application_name=$APP, all reads"
+assert_read_only "$APP" 10 IDENTIFY_SYSTEM CREATE_REPLICATION_SLOT START_REPLICATION \
+    "SET TRANSACTION SNAPSHOT" "COPY (SELECT"
+note "$RO_COUNT statements from application_name=$APP, all reads"

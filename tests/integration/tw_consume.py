@@ -111,15 +111,10 @@ def raw_dates(schema):
     return schema
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("bootstrap")
-    ap.add_argument("prefix")
-    ap.add_argument("topic")
-    ap.add_argument("--timeout", type=float, default=20)
-    a = ap.parse_args()
+def load_schemas(bootstrap, prefix, timeout):
+    """The Avro schemas of <prefix>.schemas, parsed, by their key there."""
     schemas = {}
-    for m in read_all(a.bootstrap, f"{a.prefix}.schemas", a.timeout):
+    for m in read_all(bootstrap, f"{prefix}.schemas", timeout):
         key = m.key().decode()
         # Avro schemas are keyed by 16 hex digits, or 16/16 for an exact
         # variant; "table:..." and "meta" records are the schema store's.
@@ -127,6 +122,17 @@ def main():
                 or any(c not in "0123456789abcdef/" for c in key)):
             continue
         schemas[key] = fastavro.parse_schema(raw_dates(json.loads(m.value())))
+    return schemas
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bootstrap")
+    ap.add_argument("prefix")
+    ap.add_argument("topic")
+    ap.add_argument("--timeout", type=float, default=20)
+    a = ap.parse_args()
+    schemas = load_schemas(a.bootstrap, a.prefix, a.timeout)
     for m in read_all(a.bootstrap, a.topic, a.timeout):
         headers = {k: v.decode() for k, v in (m.headers() or [])}
         print(json.dumps({"partition": m.partition(), "offset": m.offset(), "headers": headers,
