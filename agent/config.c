@@ -284,7 +284,7 @@ static int set_kafka(tw_config *cfg, const char *name, const char *value, const 
     cfg->nkafka++;
     return 0;
 oom:
-    tw_errf(err, errsize, "out of memory");
+    tw_errf(err, errsize, "%s: out of memory", origin);
     return -1;
 }
 
@@ -353,7 +353,7 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
         copy = owned ? owned : strdup(value);
         owned = NULL;
         if (!copy) {
-            tw_errf(err, errsize, "out of memory");
+            tw_errf(err, errsize, "%s: out of memory", origin);
             return -1;
         }
     }
