@@ -360,10 +360,18 @@ static json_t *decode_primitive(reader *r, const char *type, json_t *node)
     }
     if (strcmp(type, "long") == 0) {
         int64_t v;
+        const uint8_t *at = r->p;
         if (rd_long(r, &v) != 0)
             return NULL;
         if (logical && strcmp(logical, "time-micros") == 0) {
-            char buf[48];
+            char buf[96];
+            if (v < 0 || v > 86400000000LL) { /* PostgreSQL's time: 00:00:00 to 24:00:00 */
+                snprintf(buf, sizeof buf,
+                         "time-micros value %" PRId64 " is outside 00:00:00 to 24:00:00", v);
+                r->p = at; /* the error names where the value starts */
+                fail(r, buf);
+                return NULL;
+            }
             fmt_time(buf, sizeof buf, v);
             return json_string(buf);
         }

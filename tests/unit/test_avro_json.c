@@ -120,6 +120,21 @@ int main(void)
     EXPECT(avro_json_decode(s, long_varint, sizeof long_varint, err, sizeof err) == NULL,
            "11-byte varint accepted");
 
+    /* A time of day outside 00:00:00..24:00:00 is not one. */
+    tw_buf_reset(&b);
+    avro_bin_union_index(&b, 0);
+    avro_bin_union_index(&b, 1);
+    value(&b, 0, 0, -1, "1", 0);
+    EXPECT(avro_json_decode(s, b.data, b.len, err, sizeof err) == NULL, "time -1 us accepted");
+    EXPECT_STR(err, "Avro datum at offset 4, field after.t: time-micros value -1 is outside "
+                    "00:00:00 to 24:00:00");
+    tw_buf_reset(&b);
+    avro_bin_union_index(&b, 0);
+    avro_bin_union_index(&b, 1);
+    value(&b, 0, 0, 86400000001, "1", 0);
+    EXPECT(avro_json_decode(s, b.data, b.len, err, sizeof err) == NULL, "time 24:00:00.000001");
+    EXPECT_CONTAINS(err, "time-micros value 86400000001 is outside");
+
     /* Framing. */
     avro_frame_kind kind;
     uint64_t id;
