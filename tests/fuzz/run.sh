@@ -37,6 +37,13 @@ if [ -z "$cc" ]; then
     exit 1
 fi
 
+rt=$("$cc" -print-file-name="libclang_rt.fuzzer-$(uname -m).a")
+if [ ! -f "$rt" ]; then
+    echo "run.sh: clang's libFuzzer runtime is missing: apt-get install libclang-rt-14-dev" \
+        "(tests/env/install.sh installs it)" >&2
+    exit 1
+fi
+
 mkdir -p "$build"
 log=$build/fuzz-build.log
 names=()
