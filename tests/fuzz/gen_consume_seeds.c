@@ -4,7 +4,8 @@
  * them, in both framings, and a schema-change event. Every seed is checked
  * to decode before it is written.
  *
- *   gen_consume_seeds OUTDIR      (built by tests/fuzz/run.sh in build-fuzz)
+ *   cmake --build build-fuzz --target gen_consume_seeds
+ *   build-fuzz/tests/fuzz/gen_consume_seeds tests/fuzz/corpus/consume
  *
  * Run it again when the envelope or the fixture changes, and commit the
  * result as tests/fuzz/corpus/consume.
