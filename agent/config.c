@@ -284,7 +284,7 @@ static int set_kafka(tw_config *cfg, const char *name, const char *value, const 
     cfg->nkafka++;
     return 0;
 oom:
-    tw_errf(err, errsize, "out of memory");
+    tw_errf(err, errsize, "%s: out of memory", origin);
     return -1;
 }
 
@@ -353,7 +353,7 @@ static int assign(tw_config *cfg, const char *key, const char *value, const char
         copy = owned ? owned : strdup(value);
         owned = NULL;
         if (!copy) {
-            tw_errf(err, errsize, "out of memory");
+            tw_errf(err, errsize, "%s: out of memory", origin);
             return -1;
         }
     }
@@ -376,21 +376,41 @@ static char *trim(char *s)
     return s;
 }
 
-int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errsize)
+int tw_config_load_buffer(tw_config *cfg, const char *name, const char *data, size_t len, char *err,
+                          size_t errsize)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        tw_errf(err, errsize, "cannot open config file '%s': %s", path, strerror(errno));
-        return -1;
-    }
     cfg->gen++;
-    char *line = NULL;
+    char *line = NULL; /* one line at a time, NUL-terminated, for trim() and assign() */
     size_t cap = 0;
     int lineno = 0, rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    for (size_t pos = 0; pos < len && rc == 0;) {
+        const char *start = data + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - start) : len - pos;
+        pos += n + (nl ? 1 : 0);
         lineno++;
         char origin[ORIGIN_MAX];
-        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        snprintf(origin, sizeof origin, "%s:%d", name, lineno);
+        const char *nul = memchr(start, '\0', n);
+        if (nul) {
+            /* The text after it would be silently cut off: not a text file. */
+            tw_errf(err, errsize, "%s: NUL byte at column %zu (not a text file?)", origin,
+                    (size_t)(nul - start) + 1);
+            rc = -1;
+            break;
+        }
+        if (n + 1 > cap) {
+            char *nb = realloc(line, n + 1);
+            if (!nb) {
+                tw_errf(err, errsize, "%s: out of memory", origin);
+                rc = -1;
+                break;
+            }
+            line = nb;
+            cap = n + 1;
+        }
+        memcpy(line, start, n);
+        line[n] = '\0';
         char *s = trim(line);
         if (*s == '\0' || *s == '#')
             continue;
@@ -401,17 +421,59 @@ int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errs
             break;
         }
         *eq = '\0';
-        if (assign(cfg, trim(s), trim(eq + 1), origin, err, errsize) != 0) {
+        if (assign(cfg, trim(s), trim(eq + 1), origin, err, errsize) != 0)
             rc = -1;
-            break;
-        }
     }
-    if (rc == 0 && ferror(f)) {
+    free(line);
+    return rc;
+}
+
+/* A properties file larger than this is not a configuration. */
+#define CONFIG_FILE_MAX (16u << 20)
+
+int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tw_errf(err, errsize, "cannot open config file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        if (len == cap) {
+            if (cap >= CONFIG_FILE_MAX) {
+                tw_errf(err, errsize, "config file '%s' is %u MiB or larger", path,
+                        CONFIG_FILE_MAX >> 20);
+                rc = -1;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (!buf) {
+        tw_errf(err, errsize, "out of memory reading config file '%s'", path);
+        rc = -1;
+    } else if (rc == 0 && ferror(f)) {
         tw_errf(err, errsize, "error reading config file '%s'", path);
         rc = -1;
     }
-    free(line);
     fclose(f);
+    if (rc == 0)
+        rc = tw_config_load_buffer(cfg, path, buf, len, err, errsize);
+    free(buf);
     return rc;
 }
 

@@ -64,6 +64,12 @@ void tw_config_free(tw_config *cfg);
 /* Reads a properties file. Unknown keys, malformed lines and a key given
  * twice in the file are errors naming the file and line. */
 int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errsize);
+/* The parser under tw_config_load_file(): len bytes of properties text
+ * (need not be NUL-terminated), named `name` in messages ("NAME:LINE"). A NUL
+ * byte in the text is an error. Like the file, it is one source: a key given
+ * twice in it is an error. `<key>_file` lines still read the named files. */
+int tw_config_load_buffer(tw_config *cfg, const char *name, const char *data, size_t len, char *err,
+                          size_t errsize);
 
 /* Applies every TIDEWATER_* variable of envp (NULL-terminated, like environ).
  * A TIDEWATER_* variable that names no key is an error. */

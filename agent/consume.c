@@ -211,27 +211,21 @@ static const avro_json_schema *registry_schema(consumer *c, int32_t id, char *er
     return s;
 }
 
-/* Decodes a key or value; *out is JSON null for an absent one. */
-static int decode_part(consumer *c, const void *data, size_t len, const char *exact, json_t **out,
-                       char *err, size_t errsize)
+/* The schema a message part names: for Confluent framing from the
+ * registry, else from the schemas topic (the tidewater.schema.* header, in
+ * exact, names the variant). */
+typedef struct {
+    consumer *c;
+    const char *exact;
+} part_lookup;
+
+static const avro_json_schema *lookup_schema(void *ctx, avro_frame_kind kind, uint64_t id,
+                                             char *err, size_t errsize)
 {
-    if (!data) {
-        *out = json_null();
-        return 0;
-    }
-    avro_frame_kind kind;
-    uint64_t id;
-    size_t hl;
-    if (avro_frame_parse(data, len, &kind, &id, &hl, err, errsize) != 0)
-        return -1;
-    if (kind == AVRO_FRAME_CONFLUENT) {
-        const avro_json_schema *s = registry_schema(c, (int32_t)id, err, errsize);
-        if (!s)
-            return -1;
-        *out = avro_json_decode(s, (const uint8_t *)data + hl, len - hl, err, errsize);
-        return *out ? 0 : -1;
-    }
-    /* The tidewater.schema.* header names the exact variant. */
+    consumer *c = ((part_lookup *)ctx)->c;
+    const char *exact = ((part_lookup *)ctx)->exact;
+    if (kind == AVRO_FRAME_CONFLUENT)
+        return registry_schema(c, (int32_t)id, err, errsize);
     uint64_t variant = 0;
     if (exact && strlen(exact) == 33 && strtoull(exact, NULL, 16) == id)
         variant = strtoull(exact + 17, NULL, 16);
@@ -240,14 +234,24 @@ static int decode_part(consumer *c, const void *data, size_t len, const char *ex
         /* Published after we read the schemas topic? Read on, then data again. */
         if (load_schemas(c, err, errsize) != 0 ||
             assign(c, c->o->topic, c->data_next, c->data_parts) != 0)
-            return -1;
+            return NULL;
         s = find_schema(c, id, variant);
     }
-    if (!s) {
+    if (!s)
         snprintf(err, errsize, "schema %016" PRIx64 " is not in '%s'", id, c->schemas_topic);
-        return -1;
+    return s;
+}
+
+/* Decodes a key or value; *out is JSON null for an absent one. */
+static int decode_part(consumer *c, const void *data, size_t len, const char *exact, json_t **out,
+                       char *err, size_t errsize)
+{
+    if (!data) {
+        *out = json_null();
+        return 0;
     }
-    *out = avro_json_decode(s, (const uint8_t *)data + hl, len - hl, err, errsize);
+    part_lookup l = {c, exact};
+    *out = avro_json_decode_message(data, len, lookup_schema, &l, err, errsize);
     return *out ? 0 : -1;
 }
 

@@ -2057,7 +2057,9 @@ static int run_once(pipe_t *p)
         if (ev.kind == TW_EV_DATA) {
             pgo_msg m;
             if (pgo_decode(&p->dec, ev.payload, ev.len, &m, err, sizeof err) != 0) {
-                tw_error("stream", "%s", err);
+                char at[32];
+                tw_error("stream", "%s (the message at LSN %s)", err,
+                         tw_lsn_str(ev.data_start, at, sizeof at));
                 rc = P_FATAL;
                 break;
             }

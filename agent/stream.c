@@ -445,6 +445,52 @@ const tw_stream_info *tw_stream_get_info(const tw_stream *s)
     return &s->info;
 }
 
+int tw_stream_parse_copydata(const char *buf, size_t n, tw_stream_event *ev, char *err,
+                             size_t errsize)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    memset(ev, 0, sizeof *ev);
+    if (n == 0) {
+        snprintf(err, errsize, "empty replication message from the server (no type byte)");
+        return -1;
+    }
+    if (p[0] == 'w') {
+        /* type, wal start at 1, wal end at 9, send time at 17, payload at 25 */
+        if (n < 25) {
+            snprintf(err, errsize,
+                     "XLogData ('w') truncated at offset %zu: its header needs 25 bytes (wal "
+                     "start at offset 1, wal end at 9, send time at 17)",
+                     n);
+            return -1;
+        }
+        ev->kind = TW_EV_DATA;
+        ev->data_start = get_u64(p + 1);
+        ev->wal_end = get_u64(p + 9);
+        ev->payload = buf + 25;
+        ev->len = n - 25;
+        return 0;
+    }
+    if (p[0] == 'k') {
+        /* type, wal end at 1, send time at 9, reply requested at 17 */
+        if (n != 18) {
+            snprintf(err, errsize,
+                     "primary keepalive ('k') %s at offset %zu: it is exactly 18 bytes (wal end "
+                     "at offset 1, send time at 9, reply flag at 17), got %zu",
+                     n < 18 ? "truncated" : "has trailing bytes", n < 18 ? n : (size_t)18, n);
+            return -1;
+        }
+        ev->kind = TW_EV_KEEPALIVE;
+        ev->wal_end = get_u64(p + 1);
+        ev->reply_requested = p[17] != 0;
+        return 0;
+    }
+    snprintf(err, errsize,
+             "unexpected replication message type 0x%02x at offset 0 of %zu bytes from the "
+             "server (expected XLogData 'w' or keepalive 'k')",
+             p[0], n);
+    return -1;
+}
+
 int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err, size_t errsize)
 {
     if (s->copybuf) {
@@ -465,30 +511,18 @@ int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err,
         char *buf = NULL;
         int n = PQgetCopyData(s->conn, &buf, 1);
         if (n > 0) {
-            const unsigned char *p = (const unsigned char *)buf;
-            if (p[0] == 'w' && n >= 25) {
-                ev->kind = TW_EV_DATA;
-                ev->data_start = get_u64(p + 1);
-                ev->wal_end = get_u64(p + 9);
-                ev->payload = buf + 25;
-                ev->len = (size_t)n - 25;
+            if (tw_stream_parse_copydata(buf, (size_t)n, ev, err, errsize) != 0) {
+                PQfreemem(buf);
+                return -1;
+            }
+            if (ev->kind == TW_EV_DATA) {
                 if (ev->data_start > s->last_received)
                     s->last_received = ev->data_start;
                 s->copybuf = buf; /* the payload points into it */
-                return 0;
-            }
-            if (p[0] == 'k' && n == 18) {
-                ev->kind = TW_EV_KEEPALIVE;
-                ev->wal_end = get_u64(p + 1);
-                ev->reply_requested = p[17] != 0;
+            } else {
                 PQfreemem(buf);
-                return 0;
             }
-            snprintf(err, errsize,
-                     "unexpected replication message type 0x%02x of %d bytes from the server", p[0],
-                     n);
-            PQfreemem(buf);
-            return -1;
+            return 0;
         }
         if (n == 0) {
             int64_t left = deadline - now_ms();

@@ -121,6 +121,14 @@ int tw_stream_start(tw_stream *s, int *retriable, char *err, size_t errsize);
  * server ended the stream. */
 int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err, size_t errsize);
 
+/* Reads one CopyData message of the replication stream (n bytes at buf):
+ * XLogData ('w': 25-byte header, then the payload, which points into buf)
+ * or primary keepalive ('k': exactly 18 bytes). Returns 0 with *ev filled,
+ * or -1 with err naming the message kind, the field and the byte offset
+ * (truncated header, wrong keepalive length, unknown type). */
+int tw_stream_parse_copydata(const char *buf, size_t n, tw_stream_event *ev, char *err,
+                             size_t errsize);
+
 /* Sends a standby status update: flush_lsn is what Tidewater has made
  * durable (Kafka-acknowledged); the server may recycle WAL before it.
  * Returns 0, or -1 with err when the connection failed. */

@@ -25,15 +25,23 @@ typedef struct {
     char *err;
     size_t errsize;
     const avro_json_schema *s;
-    char path[256]; /* field path, for messages */
+    size_t header_len; /* framing before base, for messages: offsets count from the frame */
+    char path[256];    /* field path, for messages */
 } reader;
 
 static void fail(reader *r, const char *what)
 {
     if (r->err[0])
         return; /* keep the first, innermost message */
-    snprintf(r->err, r->errsize, "Avro datum at offset %zu, field %s: %s", (size_t)(r->p - r->base),
-             r->path[0] ? r->path : "(top)", what);
+    if (r->header_len)
+        snprintf(r->err, r->errsize,
+                 "Avro datum at offset %zu of the message (after the %zu-byte header), field %s: "
+                 "%s",
+                 (size_t)(r->p - r->base) + r->header_len, r->header_len,
+                 r->path[0] ? r->path : "(top)", what);
+    else
+        snprintf(r->err, r->errsize, "Avro datum at offset %zu, field %s: %s",
+                 (size_t)(r->p - r->base), r->path[0] ? r->path : "(top)", what);
 }
 
 /* ---- schema ----------------------------------------------------------- */
@@ -352,10 +360,18 @@ static json_t *decode_primitive(reader *r, const char *type, json_t *node)
     }
     if (strcmp(type, "long") == 0) {
         int64_t v;
+        const uint8_t *at = r->p;
         if (rd_long(r, &v) != 0)
             return NULL;
         if (logical && strcmp(logical, "time-micros") == 0) {
-            char buf[48];
+            char buf[96];
+            if (v < 0 || v > 86400000000LL) { /* PostgreSQL's time: 00:00:00 to 24:00:00 */
+                snprintf(buf, sizeof buf,
+                         "time-micros value %" PRId64 " is outside 00:00:00 to 24:00:00", v);
+                r->p = at; /* the error names where the value starts */
+                fail(r, buf);
+                return NULL;
+            }
             fmt_time(buf, sizeof buf, v);
             return json_string(buf);
         }
@@ -512,10 +528,16 @@ static json_t *decode(reader *r, json_t *sch, int depth)
     return decode_primitive(r, type, sch);
 }
 
-json_t *avro_json_decode(const avro_json_schema *s, const uint8_t *data, size_t len, char *err,
-                         size_t errsize)
+static json_t *decode_datum(const avro_json_schema *s, const uint8_t *data, size_t len,
+                            size_t header_len, char *err, size_t errsize)
 {
-    reader r = {.base = data, .p = data, .end = data + len, .err = err, .errsize = errsize, .s = s};
+    reader r = {.base = data,
+                .p = data,
+                .end = data + len,
+                .err = err,
+                .errsize = errsize,
+                .s = s,
+                .header_len = header_len};
     err[0] = '\0';
     json_t *v = decode(&r, s->root, 0);
     if (v && r.p != r.end) {
@@ -524,6 +546,31 @@ json_t *avro_json_decode(const avro_json_schema *s, const uint8_t *data, size_t 
         return NULL;
     }
     return v;
+}
+
+json_t *avro_json_decode(const avro_json_schema *s, const uint8_t *data, size_t len, char *err,
+                         size_t errsize)
+{
+    return decode_datum(s, data, len, 0, err, errsize);
+}
+
+json_t *avro_json_decode_message(const uint8_t *msg, size_t len, avro_json_lookup lookup, void *ctx,
+                                 char *err, size_t errsize)
+{
+    avro_frame_kind kind;
+    uint64_t id;
+    size_t hl;
+    if (avro_frame_parse(msg, len, &kind, &id, &hl, err, errsize) != 0)
+        return NULL;
+    err[0] = '\0';
+    const avro_json_schema *s = lookup(ctx, kind, id, err, errsize);
+    if (!s) {
+        if (!err[0])
+            snprintf(err, errsize, "no schema for %s %" PRIu64,
+                     kind == AVRO_FRAME_CONFLUENT ? "schema id" : "fingerprint", id);
+        return NULL;
+    }
+    return decode_datum(s, msg + hl, len - hl, hl, err, errsize);
 }
 
 int avro_frame_parse(const uint8_t *msg, size_t len, avro_frame_kind *kind, uint64_t *id,

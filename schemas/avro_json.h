@@ -50,4 +50,17 @@ typedef enum {
 int avro_frame_parse(const uint8_t *msg, size_t len, avro_frame_kind *kind, uint64_t *id,
                      size_t *header_len, char *err, size_t errsize);
 
+/* The schema a framed message names (kind and id from its frame), from the
+ * caller's store; NULL with err when there is none. The schema stays owned
+ * by the caller. */
+typedef const avro_json_schema *(*avro_json_lookup)(void *ctx, avro_frame_kind kind, uint64_t id,
+                                                    char *err, size_t errsize);
+
+/* Decodes one framed message, a Kafka key or value as `tidewater consume`
+ * reads it: the frame (avro_frame_parse), the schema lookup() gives for it,
+ * then exactly the datum after the frame. NULL with err on any failure;
+ * offsets in datum errors count from the start of the message. */
+json_t *avro_json_decode_message(const uint8_t *msg, size_t len, avro_json_lookup lookup, void *ctx,
+                                 char *err, size_t errsize);
+
 #endif

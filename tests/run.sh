@@ -3,6 +3,9 @@
 # services, runs the whole suite, stops the services (also on failure), then
 # does the same again with AddressSanitizer + UndefinedBehaviorSanitizer.
 # ctest's summary is the last thing printed; the exit status is the suite's.
+# The plain pass also runs the unit tests under valgrind (valgrind.unit) and
+# each libFuzzer target for 15 s (fuzz.targets, built with clang in
+# build/fuzz); longer fuzzing: tests/fuzz/run.sh SECONDS.
 #
 #   tests/run.sh              both passes
 #   TW_SKIP_SANITIZE=1 tests/run.sh   the plain pass only

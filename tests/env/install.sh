@@ -31,8 +31,11 @@ started=$SECONDS
 apt_packages=(
     build-essential cmake ninja-build pkg-config git
     libpq-dev librdkafka-dev libavro-dev libzstd-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
-    postgresql-client clang clang-format python3 python3-venv procps iproute2
+    postgresql-client clang clang-format valgrind python3 python3-venv procps iproute2
     prometheus bc openssl
+    # clang's sanitizer and libFuzzer runtimes (tests/fuzz/run.sh); only
+    # recommended by clang, which --no-install-recommends leaves out
+    libclang-rt-14-dev
 )
 # Only pull in a JRE / Maven / npm when the machine has none: an existing
 # (possibly newer) toolchain is fine for our purposes.

@@ -36,6 +36,17 @@ static void value(tw_buf *b, int32_t d, int64_t ts, int64_t t, const char *num, 
     avro_bin_array_end_marker(b);
 }
 
+/* A schema store of one schema under fingerprint 7 and registry id 300. */
+static const avro_json_schema *one_schema(void *ctx, avro_frame_kind kind, uint64_t id, char *err,
+                                          size_t errsize)
+{
+    if ((kind == AVRO_FRAME_SINGLE_OBJECT && id == 7) ||
+        (kind == AVRO_FRAME_CONFLUENT && id == 300))
+        return ctx;
+    snprintf(err, errsize, "test store has no schema %llu", (unsigned long long)id);
+    return NULL;
+}
+
 static char *render(const avro_json_schema *s, const tw_buf *b, char *err, size_t errsize)
 {
     json_t *j = avro_json_decode(s, b->data, b->len, err, errsize);
@@ -109,6 +120,21 @@ int main(void)
     EXPECT(avro_json_decode(s, long_varint, sizeof long_varint, err, sizeof err) == NULL,
            "11-byte varint accepted");
 
+    /* A time of day outside 00:00:00..24:00:00 is not one. */
+    tw_buf_reset(&b);
+    avro_bin_union_index(&b, 0);
+    avro_bin_union_index(&b, 1);
+    value(&b, 0, 0, -1, "1", 0);
+    EXPECT(avro_json_decode(s, b.data, b.len, err, sizeof err) == NULL, "time -1 us accepted");
+    EXPECT_STR(err, "Avro datum at offset 4, field after.t: time-micros value -1 is outside "
+                    "00:00:00 to 24:00:00");
+    tw_buf_reset(&b);
+    avro_bin_union_index(&b, 0);
+    avro_bin_union_index(&b, 1);
+    value(&b, 0, 0, 86400000001, "1", 0);
+    EXPECT(avro_json_decode(s, b.data, b.len, err, sizeof err) == NULL, "time 24:00:00.000001");
+    EXPECT_CONTAINS(err, "time-micros value 86400000001 is outside");
+
     /* Framing. */
     avro_frame_kind kind;
     uint64_t id;
@@ -125,6 +151,28 @@ int main(void)
     uint8_t junk[] = {'h', 'i'};
     EXPECT(avro_frame_parse(junk, 2, &kind, &id, &hl, err, sizeof err) != 0, "junk framed");
     EXPECT_CONTAINS(err, "neither Avro single-object encoding");
+
+    /* A whole message, as `tidewater consume` reads one: frame, lookup,
+     * datum; datum errors count offsets from the start of the message. */
+    tw_buf_reset(&b);
+    avro_bin_single_object_header(&b, 7);
+    avro_bin_union_index(&b, 0);
+    avro_bin_union_index(&b, 0);
+    json_t *j = avro_json_decode_message(b.data, b.len, one_schema, s, err, sizeof err);
+    EXPECT(j && json_is_null(json_object_get(j, "after")), "single-object message: %s", err);
+    json_decref(j);
+    uint8_t conf_msg[] = {0, 0, 0, 1, 44, 0, 2, 2};
+    j = avro_json_decode_message(conf_msg, sizeof conf_msg, one_schema, s, err, sizeof err);
+    EXPECT(j == NULL, "a Confluent message with a cut datum was accepted");
+    EXPECT_STR(err, "Avro datum at offset 8 of the message (after the 5-byte header), field "
+                    "after.ts: truncated varint");
+    conf_msg[4] = 45;
+    j = avro_json_decode_message(conf_msg, sizeof conf_msg, one_schema, s, err, sizeof err);
+    EXPECT(j == NULL, "a message with an unknown schema id was accepted");
+    EXPECT_STR(err, "test store has no schema 301");
+    j = avro_json_decode_message(junk, 2, one_schema, s, err, sizeof err);
+    EXPECT(j == NULL, "junk decoded");
+    EXPECT_CONTAINS(err, "message of 2 bytes is neither");
 
     tw_buf_free(&b);
     avro_json_schema_free(s);

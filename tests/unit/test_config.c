@@ -112,6 +112,46 @@ static void test_bad_values(void)
     tw_config_free(cfg);
 }
 
+/* The parser under the file loader, on bytes: no terminator needed, CRLF
+ * and a last line without a newline are fine, a NUL byte is an error that
+ * says where (a file with one used to lose the rest of its line). */
+static void test_buffer(void)
+{
+    char err[512] = "";
+    tw_config *cfg = tw_config_new();
+    static const char text[] = "source.publication = pub\r\n  # note\r\nslot.name=s1xyz";
+    EXPECT(tw_config_load_buffer(cfg, "buf", text, sizeof text - 4, err, sizeof err) == 0,
+           "buffer rejected: %s", err);
+    const char *sets[] = {"source.conninfo=host=x", "kafka.bootstrap.servers=k:1", NULL};
+    EXPECT(load(cfg, NULL, NULL, sets, err, sizeof err) == 0, "finish failed: %s", err);
+    EXPECT_STR(tw_config_str(cfg, TW_CFG_SLOT_NAME), "s1");
+    EXPECT_STR(tw_config_str(cfg, TW_CFG_SOURCE_PUBLICATION), "pub");
+    EXPECT_STR(tw_config_origin(cfg, TW_CFG_SLOT_NAME), "buf:3");
+    tw_config_free(cfg);
+
+    static const char nul[] = "source.publication = pub\nslot.name = a\0b\n";
+    cfg = tw_config_new();
+    EXPECT(tw_config_load_buffer(cfg, "nul", nul, sizeof nul - 1, err, sizeof err) != 0,
+           "NUL byte accepted");
+    EXPECT_STR(err, "nul:2: NUL byte at column 14 (not a text file?)");
+    tw_config_free(cfg);
+
+    /* The same through the file loader. */
+    const char *f = write_file("nul.properties", "");
+    FILE *fp = fopen(f, "wb");
+    fwrite(nul, 1, sizeof nul - 1, fp);
+    fclose(fp);
+    cfg = tw_config_new();
+    EXPECT(tw_config_load_file(cfg, f, err, sizeof err) != 0, "file with a NUL byte accepted");
+    EXPECT_CONTAINS(err, "nul.properties:2: NUL byte at column 14");
+    tw_config_free(cfg);
+
+    /* Nothing at all is an empty source, not an error. */
+    cfg = tw_config_new();
+    EXPECT(tw_config_load_buffer(cfg, "empty", "", 0, err, sizeof err) == 0, "empty: %s", err);
+    tw_config_free(cfg);
+}
+
 static void test_missing_required(void)
 {
     char err[512];
@@ -277,6 +317,7 @@ int main(void)
     test_defaults_and_file();
     test_unknown_key();
     test_bad_values();
+    test_buffer();
     test_missing_required();
     test_precedence();
     test_secret_files();

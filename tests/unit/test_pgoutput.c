@@ -105,6 +105,18 @@ static void check_strict(const char *label, int proto, int in_stream, const mbuf
         }
         EXPECT(rc == -1, "%s: prefix of %zu of %zu bytes was accepted", label, k, m->n);
         EXPECT(strncmp(err, "pgoutput ", 9) == 0, "%s: prefix %zu: error text '%s'", label, k, err);
+        /* The error says where (an offset inside the prefix, and its
+         * length) and which field ran out. */
+        char where[64];
+        size_t at = (size_t)-1;
+        const char *o = strstr(err, " at offset ");
+        snprintf(where, sizeof where, " of %zu: ", k);
+        EXPECT(o && sscanf(o, " at offset %zu", &at) == 1 && at <= k && strstr(o, where),
+               "%s: prefix %zu: no offset within the prefix in '%s'", label, k, err);
+        EXPECT(strstr(err, "needs ") || strstr(err, "no NUL terminator") ||
+                   strstr(err, "exceeds the") || strstr(err, "empty message") ||
+                   strstr(err, "bytes after subxid; expected 0, or 16 (abort lsn and abort time)"),
+               "%s: prefix %zu: the error names no field that ran out: '%s'", label, k, err);
         EXPECT(d.in_stream == in_stream, "%s: prefix %zu changed in_stream from %d to %d", label, k,
                in_stream, d.in_stream);
     }
@@ -832,6 +844,132 @@ static void test_error_texts(void)
     pgo_decoder_free(&d);
 }
 
+/* Malformations the tests above do not reach: type bytes with the high bit
+ * set (char is signed here), unknown types inside a stream block, forged
+ * counts in every tuple of an Update and Delete and in streamed messages,
+ * and lengths one past the end or all ones. Each error names the field and
+ * its offset. */
+static void test_more_malformations(void)
+{
+    pgo_decoder d;
+    pgo_decoder_init(&d, 4);
+    mbuf m;
+
+    /* Unknown types. */
+    m = start((char)0xff);
+    put32(&m, 1);
+    expect_error(&d, &m, "pgoutput message at offset 0 of 5: unknown message type 0xff");
+    m = start((char)0x80);
+    expect_error(&d, &m, "pgoutput message at offset 0 of 1: unknown message type 0x80");
+    m = start('e');
+    expect_error(&d, &m, "unknown message type 'e' (0x65)");
+    d.in_stream = 1;
+    m = start('z');
+    put32(&m, 5);
+    expect_error(&d, &m, "pgoutput message at offset 0 of 5: unknown message type 'z' (0x7a)");
+    d.in_stream = 0;
+
+    /* Column counts the rest of the message cannot hold, in each tuple. */
+    m = start('U');
+    put32(&m, 1);
+    put8(&m, 'O');
+    put16(&m, 9); /* old tuple: 9 columns in 3 bytes */
+    put8(&m, 'n');
+    put8(&m, 'N');
+    put16(&m, 0);
+    expect_error(&d, &m,
+                 "pgoutput Update ('U') at offset 6 of 12: old tuple: column count 9 "
+                 "exceeds the 4 remaining bytes");
+    m = start('U');
+    put32(&m, 1);
+    put8(&m, 'K');
+    put16(&m, 1);
+    put8(&m, 'n');
+    put8(&m, 'N');
+    put16(&m, 3); /* new tuple: 3 columns in 1 byte */
+    put8(&m, 'n');
+    expect_error(&d, &m,
+                 "pgoutput Update ('U') at offset 10 of 13: new tuple: column count 3 "
+                 "exceeds the 1 remaining bytes");
+    m = start('D');
+    put32(&m, 1);
+    put8(&m, 'K');
+    put16(&m, 0xffff);
+    expect_error(&d, &m,
+                 "pgoutput Delete ('D') at offset 6 of 8: old key tuple: column count "
+                 "65535 exceeds the 0 remaining bytes");
+    d.in_stream = 1;
+    m = start('I');
+    put32(&m, 77); /* streamed xid */
+    put32(&m, 1);
+    put8(&m, 'N');
+    put16(&m, 2);
+    put8(&m, 'u');
+    expect_error(&d, &m,
+                 "pgoutput Insert ('I') at offset 10 of 13: column count 2 exceeds the 1 "
+                 "remaining bytes");
+    m = start('T');
+    put32(&m, 77);
+    put32(&m, 2);
+    put8(&m, 0);
+    put32(&m, 16384);
+    expect_error(&d, &m,
+                 "pgoutput Truncate ('T') at offset 5 of 14: relation count 2 needs 8 "
+                 "bytes, only 4 remain");
+    m = start('R');
+    put32(&m, 77);
+    put32(&m, 16384);
+    putstr(&m, "s");
+    putstr(&m, "t");
+    put8(&m, 'f');
+    put16(&m, 65535);
+    expect_error(&d, &m,
+                 "pgoutput Relation ('R') at offset 14 of 16: column count 65535 needs at "
+                 "least 655350 bytes, only 0 remain");
+    d.in_stream = 0;
+
+    /* Lengths one past the end, and all ones (-1). */
+    m = start('I');
+    put32(&m, 1);
+    put8(&m, 'N');
+    put16(&m, 1);
+    put8(&m, 't');
+    put32(&m, 4);
+    putbytes(&m, "abc", 3);
+    expect_error(&d, &m,
+                 "pgoutput Insert ('I') at offset 9 of 16: column 1 of 1: value length 4 "
+                 "exceeds the 3 remaining bytes");
+    m = start('I');
+    put32(&m, 1);
+    put8(&m, 'N');
+    put16(&m, 1);
+    put8(&m, 't');
+    put32(&m, 0xffffffffu);
+    expect_error(&d, &m, "at offset 9 of 13: column 1 of 1: value length -1 is negative");
+    m = start('M');
+    put8(&m, 0);
+    put64(&m, 1);
+    putstr(&m, "p");
+    put32(&m, 0x7fffffffu);
+    expect_error(&d, &m,
+                 "pgoutput Message ('M') at offset 12 of 16: content length 2147483647 "
+                 "exceeds the 0 remaining bytes");
+
+    /* A Relation column whose name runs to the end of the message. */
+    m = start('R');
+    put32(&m, 1);
+    putstr(&m, "s");
+    putstr(&m, "t");
+    put8(&m, 'd');
+    put16(&m, 1);
+    put8(&m, 0);
+    putbytes(&m, "abcdefghij", 10);
+    expect_error(&d, &m,
+                 "pgoutput Relation ('R') at offset 13 of 23: column 1 of 1: column name "
+                 "has no NUL terminator in the 10 remaining bytes");
+    pgo_decoder_free(&d);
+}
+
 static void test_two_phase_rejected(void)
 {
     pgo_decoder d;
@@ -977,6 +1115,7 @@ int main(void)
     test_streaming();
     test_every_truncation();
     test_error_texts();
+    test_more_malformations();
     test_two_phase_rejected();
     test_stream_state_errors();
     test_buffer_reuse();
