@@ -22,7 +22,7 @@ int tw_pg_error_is_permanent(const char *msg)
 {
     return strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
            strstr(msg, "no pg_hba.conf entry") || strstr(msg, "no password supplied") ||
-           strstr(msg, "pg_hba.conf rejects connection") ||
+           strstr(msg, "pg_hba.conf rejects connection") || strstr(msg, "does not parse") ||
            /* TLS: the server's certificate is not trusted or not for this host. */
            strstr(msg, "certificate verify failed") || strstr(msg, "does not match host name");
 }
