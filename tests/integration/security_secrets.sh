@@ -11,8 +11,9 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
-[ -n "${TW_KAFKA_SASL_BOOTSTRAP:-}" ] && [ -n "${TW_TLS_CA:-}" ] ||
+if [ -z "${TW_KAFKA_SASL_BOOTSTRAP:-}" ] || [ -z "${TW_TLS_CA:-}" ]; then
     fail "the environment predates TLS/SASL (no TW_KAFKA_SASL_BOOTSTRAP): run tests/env/down.sh and up.sh"
+fi
 
 ID="$$_$RANDOM"
 PREFIX="sec$ID"

@@ -9,8 +9,9 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
-[ -n "${TW_TLS_CA:-}" ] && [ -f "$TW_TLS_CA" ] ||
+if [ -z "${TW_TLS_CA:-}" ] || [ ! -f "$TW_TLS_CA" ]; then
     fail "the environment has no CA (TW_TLS_CA); it predates TLS: run tests/env/down.sh and up.sh"
+fi
 
 ID="$$_$RANDOM"
 PREFIX="tls$ID"
