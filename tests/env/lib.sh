@@ -300,9 +300,11 @@ tw_pg_write_conf() { # DATADIR PORT SOCKETDIR [name=value ...]
 }
 
 # With "ssl" (the environment's primary and standby, which run with ssl=on),
-# the tidewater role may only come in over TLS: a client that falls back to
-# plaintext is rejected, so a test cannot pass without encryption by accident.
-# Other roles (the DBA's psql, the standby's walreceiver) may use either.
+# members of the group role tw_tls_only (made by tw_pg_setup_objects) may
+# only come in over TLS: a test that puts its role there proves that a
+# client without TLS is refused. Every other role (tidewater included, whose
+# clients in some tests say sslmode=disable, as a pod-local standby would)
+# may use either.
 tw_pg_write_hba() { # DATADIR [ssl]
     {
         cat <<'EOF'
@@ -313,8 +315,8 @@ local   replication     all                                     trust
 EOF
         if [[ ${2:-} == ssl ]]; then
             printf '%-7s %-15s %-15s %-23s %s\n' \
-                hostnossl all "$TW_PG_USER" 127.0.0.1/32 reject \
-                hostnossl replication "$TW_PG_USER" 127.0.0.1/32 reject
+                hostnossl all +tw_tls_only 127.0.0.1/32 reject \
+                hostnossl replication +tw_tls_only 127.0.0.1/32 reject
         fi
         cat <<'EOF'
 host    all             all             127.0.0.1/32            scram-sha-256
@@ -381,6 +383,8 @@ tw_pg_setup_objects() { # SOCKETDIR PORT
     pw=${TW_PG_PASSWORD//\'/\'\'}
     tw_psql_local "$sock" "$port" postgres <<EOF
 CREATE ROLE $TW_PG_USER LOGIN REPLICATION PASSWORD '$pw';
+-- Members may connect over TCP only with TLS (pg_hba.conf, see tw_pg_write_hba).
+CREATE ROLE tw_tls_only NOLOGIN;
 -- Optional, as README recommends: lets tidewater check follow the standby
 -- to its primary (pg_stat_wal_receiver) and verify wal_level there.
 GRANT pg_read_all_stats TO $TW_PG_USER;

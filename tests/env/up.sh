@@ -5,7 +5,8 @@
 #                          the primary through the physical slot tw_standby
 #                          Both run with ssl=on (a certificate of the
 #                          environment's CA, TW_TLS_CA, for 127.0.0.1 and
-#                          localhost); the tidewater role must use TLS
+#                          localhost); members of the role tw_tls_only
+#                          must use TLS over TCP
 #   - Kafka, KRaft mode    (TW_KAFKA_PORT 59092, TW_KAFKA_CONTROLLER_PORT 59093)
 #                          and a SASL_SSL listener (TW_KAFKA_SASL_PORT 59094:
 #                          TLS with a certificate of TW_TLS_CA, SCRAM-SHA-512

@@ -65,7 +65,7 @@ printf 'msg="connecting with password=%s"\n' "$PG_PW" >"$dir/planted.txt"
 [ -n "$(leaks "$dir/planted.txt")" ] || fail "the leak search does not find a planted secret"
 
 psql_primary <<SQL >/dev/null
-CREATE ROLE $ROLE LOGIN REPLICATION PASSWORD '$PG_PW';
+CREATE ROLE $ROLE LOGIN REPLICATION PASSWORD '$PG_PW' IN ROLE tw_tls_only;
 GRANT pg_read_all_stats TO $ROLE;
 GRANT CONNECT ON DATABASE $TW_PG_DATABASE TO $ROLE;
 SQL
@@ -146,7 +146,9 @@ run_until() {
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    local rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    echo "$rc" >"$out/$step.rc"
 }
 
 # 1. The configuration, shown.
@@ -228,6 +230,14 @@ tw config-typo-kafka check "${CONF[@]}" --set "kafka.sasl.pasword_file=$dir/kafk
 tw config-missing-file run "${CONF[@]}" --set "kafka.sasl.password_file=$dir/no-such-file"
 for step in config-typo-env config-typo-kafka config-missing-file; do
     [ "$(cat "$out/$step.rc")" != 0 ] || fail "step $step: the bad configuration was accepted"
+done
+
+# No step may end by a sanitizer's exit status (86-88 under tests/run.sh's
+# ASan/UBSan/LSan options): a leak report would otherwise pass unnoticed.
+for f in "$out"/*.rc; do
+    case "$(cat "$f")" in
+    86 | 87 | 88) fail "step $(basename "$f" .rc) exited $(cat "$f") (a sanitizer finding): $(grep -m 3 -E 'Sanitizer|runtime error' "${f%.rc}")" ;;
+    esac
 done
 
 # 4. The search.

@@ -4,8 +4,9 @@
 # (TW_TLS_CA) and its host name (localhost), and streams a change to Kafka.
 # The standby itself shows every session of the agent (the walsender too) as
 # TLS in pg_stat_ssl. Refused: a CA that did not issue the certificate, a host
-# name the certificate was not made for, and a session without TLS (the test
-# environment's pg_hba admits the tidewater role over TCP only with TLS).
+# name the certificate was not made for, and a session without TLS (the
+# test's role is a member of tw_tls_only, which the test environment's
+# pg_hba admits over TCP only with TLS).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_services
@@ -18,21 +19,27 @@ PREFIX="tls$ID"
 SLOT="tw_tls_$ID"
 S="tw_tls_$ID"
 APP="tw_tls_app_$ID"
+ROLE="tw_tls_role_$ID"
+PW="pw-$RANDOM-$RANDOM-$$"
 dir=$(mktemp -d)
 cleanup() {
     drop_test_objects "$S" "$SLOT"
+    psql_primary -c "DROP OWNED BY $ROLE" -c "DROP ROLE IF EXISTS $ROLE" >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
-create_test_schema "$S" "CREATE TABLE $S.t (id int PRIMARY KEY, v text);"
+psql_primary -c "CREATE ROLE $ROLE LOGIN REPLICATION PASSWORD '$PW' IN ROLE tw_tls_only" \
+    -c "GRANT CONNECT ON DATABASE $TW_PG_DATABASE TO $ROLE" >/dev/null
+create_test_schema "$S" "CREATE TABLE $S.t (id int PRIMARY KEY, v text);
+GRANT USAGE ON SCHEMA $S TO $ROLE; GRANT SELECT ON ALL TABLES IN SCHEMA $S TO $ROLE;"
 
 # The password comes from a file, as in production; the conninfo holds none.
 install -m 0600 /dev/null "$dir/pg-password"
-printf '%s\n' "$TW_PG_PASSWORD" >"$dir/pg-password"
+printf '%s\n' "$PW" >"$dir/pg-password"
 conninfo() { # HOST-PART SSLROOTCERT [more]
     printf '%s port=%s dbname=%s user=%s sslmode=verify-full sslrootcert=%s %s' \
-        "$1" "$TW_PG_STANDBY_PORT" "$TW_PG_DATABASE" "$TW_PG_USER" "$2" "${3:-}"
+        "$1" "$TW_PG_STANDBY_PORT" "$TW_PG_DATABASE" "$ROLE" "$2" "${3:-}"
 }
 GOOD=$(conninfo host=localhost "$TW_TLS_CA")
 common=(--set "source.password_file=$dir/pg-password" --set "source.publication=${S}_pub"
@@ -78,6 +85,8 @@ refused() {
 $out"
     [ "$rc" -ne 124 ] || fail "$name: the agent kept retrying (no exit within 60 s); a certificate problem is permanent:
 $out"
+    [ "$rc" -eq 1 ] || fail "$name: the agent exited $rc, want 1 (a fatal error):
+$out"
     for p in "$@"; do
         printf '%s\n' "$out" | grep -qF -- "$p" || fail "$name: run's output lacks '$p':
 $out"
@@ -95,7 +104,7 @@ refused "host name mismatch" "$(conninfo "host=tidewater-wrong.invalid hostaddr=
 expect_check FAIL connection "host name the server's certificate was issued for"
 # Without TLS the environment's pg_hba refuses the role: nothing above could
 # have passed in plaintext.
-refused "no TLS" "host=localhost port=$TW_PG_STANDBY_PORT dbname=$TW_PG_DATABASE user=$TW_PG_USER sslmode=disable" \
+refused "no TLS" "host=localhost port=$TW_PG_STANDBY_PORT dbname=$TW_PG_DATABASE user=$ROLE sslmode=disable" \
     "pg_hba.conf rejects connection" "no encryption"
 expect_check FAIL connection "sslmode=verify-full"
 
