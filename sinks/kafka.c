@@ -47,8 +47,9 @@ struct kafka_sink {
     kafka_topic *topics; /* few (one per table): a list is enough */
     int connected;       /* see kafka_sink_connected() */
     /* librdkafka's last error line (a broker refusing our credentials, a
-     * certificate it rejects), written from its threads: appended to
-     * errors whose own reason is only "Broker transport failure". */
+     * certificate we reject), written from its threads. Cleared before a
+     * metadata or admin request and appended to its error when it fails:
+     * the request's own reason is often just "Broker transport failure". */
     pthread_mutex_t last_lock;
     char last_error[512];
 };
@@ -64,6 +65,13 @@ static void sink_log_cb(const rd_kafka_t *rk, int level, const char *fac, const 
         pthread_mutex_unlock(&k->last_lock);
     }
     kafka_conf_log(rk, level, fac, buf);
+}
+
+static void clear_last_error(kafka_sink *k)
+{
+    pthread_mutex_lock(&k->last_lock);
+    k->last_error[0] = '\0';
+    pthread_mutex_unlock(&k->last_lock);
 }
 
 /* Appends "; last error from librdkafka: ..." to err when there is one. */
@@ -172,6 +180,7 @@ static int topic_exists(kafka_sink *k, rd_kafka_topic_t *rkt, const char *name, 
                         size_t errsize)
 {
     const struct rd_kafka_metadata *md = NULL;
+    clear_last_error(k);
     rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, ADMIN_TIMEOUT_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errsize, "cannot read metadata of topic '%s': %s", name, rd_kafka_err2str(e));
@@ -205,6 +214,7 @@ static int create_topic(kafka_sink *k, const char *name, int compact, char *err,
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, ADMIN_TIMEOUT_MS, rderr, sizeof rderr);
+    clear_last_error(k);
     rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
     int rc = -1;
