@@ -74,6 +74,19 @@ static const char *connect_fix(const char *msg, int replication)
     if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
         return "set the replication role's password in source.password_file (or "
                "source.password); the DBA sets it on the primary with ALTER ROLE ... PASSWORD.";
+    if (strstr(msg, "source.conninfo does not parse"))
+        return "correct source.conninfo: `key=value` pairs separated by spaces (values with "
+               "spaces in single quotes), or a postgresql:// URI.";
+    if (strstr(msg, "certificate verify failed"))
+        return "the server's certificate is not signed by a CA in sslrootcert (or it has "
+               "expired): set sslrootcert in source.conninfo to the PEM file of the CA that "
+               "issued the server's certificate.";
+    if (strstr(msg, "does not match host name"))
+        return "connect with a host name the server's certificate was issued for (sslmode="
+               "verify-full checks it), or have the certificate reissued with this name.";
+    if (strstr(msg, "pg_hba.conf rejects connection") && strstr(msg, "no encryption"))
+        return "this server admits the role only over TLS: add sslmode=verify-full and "
+               "sslrootcert=<CA file> to source.conninfo.";
     if (strstr(msg, "no pg_hba.conf entry"))
         return replication
                    ? "add to pg_hba.conf of this server a line for the database itself (logical "

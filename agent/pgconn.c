@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define READ_ONLY_OPTION "-c default_transaction_read_only=on"
 
@@ -20,7 +21,10 @@ static void copy_trimmed(const char *msg, char *err, size_t errsize)
 int tw_pg_error_is_permanent(const char *msg)
 {
     return strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
-           strstr(msg, "no pg_hba.conf entry") || strstr(msg, "no password supplied");
+           strstr(msg, "no pg_hba.conf entry") || strstr(msg, "no password supplied") ||
+           strstr(msg, "pg_hba.conf rejects connection") || strstr(msg, "does not parse") ||
+           /* TLS: the server's certificate is not trusted or not for this host. */
+           strstr(msg, "certificate verify failed") || strstr(msg, "does not match host name");
 }
 
 void tw_pg_error(PGconn *conn, char *err, size_t errsize)
@@ -42,6 +46,67 @@ void tw_pg_log_notice(void *arg, const PGresult *res)
            detail ? detail : "");
 }
 
+/* Does this connection string carry a password: a `password` keyword, or
+ * a URI whose user part has `user:password@`? */
+static int conninfo_has_password(const char *conninfo)
+{
+    for (const char *p = conninfo; *p; p++)
+        if (strncasecmp(p, "password", 8) == 0)
+            return 1;
+    const char *scheme = strstr(conninfo, "://");
+    if (!scheme)
+        return 0;
+    const char *auth = scheme + 3, *at = strchr(auth, '@');
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    return colon != NULL;
+}
+
+static int is_conninfo_keyword(const char *s, size_t n)
+{
+    PQconninfoOption *defs = PQconndefaults();
+    int found = 0;
+    for (PQconninfoOption *o = defs; o && o->keyword && !found; o++)
+        found = strlen(o->keyword) == n && strncmp(o->keyword, s, n) == 0;
+    PQconninfoFree(defs);
+    return found;
+}
+
+/* libpq's reason why conninfo does not parse, into err. libpq quotes the
+ * piece it choked on, and that piece can be (part of) a password: a
+ * malformed percent-escape or a space in `user:pw@`, or `password=two
+ * words`. When conninfo carries a password, every quoted piece that is not
+ * a connection option's name is withheld. */
+static void parse_error(const char *conninfo, const char *perr, char *err, size_t errsize)
+{
+    int n = snprintf(err, errsize, "source.conninfo does not parse: ");
+    if (n < 0 || (size_t)n >= errsize)
+        return;
+    size_t len = (size_t)n;
+    const char *msg = perr ? perr : "out of memory";
+    int hide = conninfo_has_password(conninfo), hidden = 0;
+    for (const char *p = msg; *p && len + 1 < errsize;) {
+        const char *end = *p == '"' && hide ? strchr(p + 1, '"') : NULL;
+        if (end) {
+            size_t qlen = (size_t)(end - p - 1);
+            int show = (qlen == 1 && p[1] == '=') || is_conninfo_keyword(p + 1, qlen);
+            len += (size_t)snprintf(err + len, errsize - len, "\"%.*s\"", show ? (int)qlen : 10,
+                                    show ? p + 1 : "(withheld)");
+            len = len < errsize ? len : errsize - 1;
+            hidden |= !show;
+            p = end + 1;
+            continue;
+        }
+        err[len++] = *p++;
+        err[len] = '\0';
+    }
+    while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
+        err[--len] = '\0';
+    if (hidden)
+        snprintf(err + len, errsize - len,
+                 " (quoted text withheld: the string holds a password; keeping the password in "
+                 "source.password_file avoids this)");
+}
+
 PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, int timeout_s,
                       char *err, size_t errsize)
 {
@@ -49,7 +114,7 @@ PGconn *tw_pg_connect(const struct tw_config *cfg, const tw_pg_overrides *ovr, i
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     if (!opts) {
-        snprintf(err, errsize, "source.conninfo does not parse: %s", perr ? perr : "out of memory");
+        parse_error(conninfo, perr, err, errsize);
         PQfreemem(perr);
         return NULL;
     }

@@ -47,7 +47,9 @@ PGresult *tw_pg_exec(PGconn *conn, const char *sql, int nparams, const char *con
 char *tw_pg_redact_conninfo(const char *conninfo);
 
 /* Is a connection failure one that retrying cannot cure (wrong password,
- * unknown database or role, no pg_hba.conf entry)? */
+ * unknown database or role, no pg_hba.conf entry or one that rejects, a
+ * server certificate not trusted or not for this host, a conninfo that does
+ * not parse)? */
 int tw_pg_error_is_permanent(const char *msg);
 
 /* Copies libpq's message into err without the trailing newline. */

@@ -35,12 +35,17 @@ if [ "$KEEP" -eq 0 ]; then
     trap 'echo "== stopping the services"; bash tests/env/down.sh >/dev/null' EXIT
 fi
 
+# Secrets in files (mode 0600), as in production; none in the properties
+# file or on a command line.
 install -m 0600 /dev/null build/quickstart-registry-user-info
 printf '%s\n' "$TW_SCHEMA_REGISTRY_USER_INFO" >build/quickstart-registry-user-info
+install -m 0600 /dev/null build/quickstart-source-password
+printf '%s\n' "$TW_PG_PASSWORD" >build/quickstart-source-password
 cat >build/quickstart.properties <<PROPS
 # Written by deploy/quickstart.sh for the local services.
-# Local test credentials; in production use source.password_file.
-source.conninfo = $TW_PG_STANDBY_DSN
+# TLS to the standby, verified against the test environment's CA.
+source.conninfo = host=localhost port=$TW_PG_STANDBY_PORT dbname=$TW_PG_DATABASE user=$TW_PG_USER sslmode=verify-full sslrootcert=$TW_TLS_CA
+source.password_file = $REPO/build/quickstart-source-password
 source.publication = $TW_PG_PUBLICATION
 kafka.bootstrap.servers = $TW_KAFKA_BOOTSTRAP
 # Messages in Confluent's wire format, schemas registered in the local registry.

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,43 @@ struct kafka_sink {
     void *app;
     kafka_topic *topics; /* few (one per table): a list is enough */
     int connected;       /* see kafka_sink_connected() */
+    /* librdkafka's last error line (a broker refusing our credentials, a
+     * certificate we reject), written from its threads. Cleared before a
+     * metadata or admin request and appended to its error when it fails:
+     * the request's own reason is often just "Broker transport failure". */
+    pthread_mutex_t last_lock;
+    char last_error[512];
 };
+
+/* librdkafka's lines go to the log as for every client; errors (syslog
+ * level 3 and below) are also kept as the sink's last error. */
+static void sink_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    kafka_sink *k = rd_kafka_opaque(rk);
+    if (k && level <= 3) {
+        pthread_mutex_lock(&k->last_lock);
+        snprintf(k->last_error, sizeof k->last_error, "%s", buf);
+        pthread_mutex_unlock(&k->last_lock);
+    }
+    kafka_conf_log(rk, level, fac, buf);
+}
+
+static void clear_last_error(kafka_sink *k)
+{
+    pthread_mutex_lock(&k->last_lock);
+    k->last_error[0] = '\0';
+    pthread_mutex_unlock(&k->last_lock);
+}
+
+/* Appends "; last error from librdkafka: ..." to err when there is one. */
+static void add_last_error(kafka_sink *k, char *err, size_t errsize)
+{
+    size_t n = strlen(err);
+    pthread_mutex_lock(&k->last_lock);
+    if (k->last_error[0] && n + 1 < errsize)
+        snprintf(err + n, errsize - n, "; last error from librdkafka: %s", k->last_error);
+    pthread_mutex_unlock(&k->last_lock);
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -119,6 +156,8 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
         free(k);
         return NULL;
     }
+    pthread_mutex_init(&k->last_lock, NULL);
+    rd_kafka_conf_set_log_cb(conf, sink_log_cb);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
@@ -126,6 +165,7 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsize);
     if (!k->rk) {
         rd_kafka_conf_destroy(conf);
+        pthread_mutex_destroy(&k->last_lock);
         free(k);
         return NULL;
     }
@@ -143,6 +183,7 @@ void kafka_sink_destroy(kafka_sink *k)
         free(t);
     }
     rd_kafka_destroy(k->rk);
+    pthread_mutex_destroy(&k->last_lock);
     free(k);
 }
 
@@ -151,9 +192,11 @@ static int topic_exists(kafka_sink *k, rd_kafka_topic_t *rkt, const char *name, 
                         size_t errsize)
 {
     const struct rd_kafka_metadata *md = NULL;
+    clear_last_error(k);
     rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, ADMIN_TIMEOUT_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errsize, "cannot read metadata of topic '%s': %s", name, rd_kafka_err2str(e));
+        add_last_error(k, err, errsize);
         return -1;
     }
     int rc = 1;
@@ -183,11 +226,13 @@ static int create_topic(kafka_sink *k, const char *name, int compact, char *err,
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, ADMIN_TIMEOUT_MS, rderr, sizeof rderr);
+    clear_last_error(k);
     rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
     int rc = -1;
     if (!ev) {
         snprintf(err, errsize, "creating topic '%s' timed out", name);
+        add_last_error(k, err, errsize);
     } else if (rd_kafka_event_error(ev)) {
         snprintf(err, errsize, "cannot create topic '%s': %s", name,
                  rd_kafka_event_error_string(ev));

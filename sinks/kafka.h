@@ -17,6 +17,11 @@
  * opaque 64-bit value that comes back in the delivery callback, served from
  * kafka_sink_poll() on the caller's thread.
  *
+ * When reading topic metadata or creating a topic fails, the error also
+ * carries librdkafka's last error line logged meanwhile (e.g. a broker's
+ * "SASL authentication error ... invalid credentials", naming the broker),
+ * as the request's own reason is often only "Broker transport failure".
+ *
  * A fatal producer error (librdkafka 2.0.2 has a known idempotence sequence
  * bug) is reported by kafka_sink_fatal(); the caller then destroys the sink
  * and restarts from its last acknowledged LSN.

@@ -8,7 +8,7 @@
 
 /* librdkafka syslog levels: 0..7, 7 = debug. Its warnings are often
  * transient (a broker restarting); keep them at warn so operators see them. */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void kafka_conf_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
     tw_log_level lvl = level <= 3   ? TW_LOG_ERROR
@@ -39,7 +39,7 @@ rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *clien
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
-    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_log_cb(conf, kafka_conf_log);
     if (conf_set(conf, "client.id", client_id, "default", err, errsize) != 0)
         goto fail;
     if (conf_set(conf, "bootstrap.servers", tw_config_str(cfg, TW_CFG_KAFKA_BOOTSTRAP_SERVERS),

@@ -117,7 +117,7 @@ service_start() {
             if tw_kafka_is_ours "${TW_KAFKA_PID:-}"; then
                 tw_log "kafka already running (pid $TW_KAFKA_PID)"
             else
-                tw_require_ports_free "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT"
+                tw_require_ports_free "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT" "$TW_KAFKA_SASL_PORT"
                 tw_log "starting kafka on $TW_KAFKA_BOOTSTRAP"
                 tw_kafka_start "$(dirname "$TW_KAFKA_CONFIG")" "$TW_KAFKA_LOG"
                 # Record the pid before waiting, so a failed start can still

@@ -68,6 +68,9 @@ TW_PG_OS_USER=twpg
 : "${TW_SCHEMA_REGISTRY_MGMT_PORT:=58091}"
 # The same registry over HTTPS, with a certificate from a CA made per environment.
 : "${TW_SCHEMA_REGISTRY_TLS_PORT:=58443}"
+# Kafka's second client listener: SASL_SSL (SCRAM-SHA-512 over TLS), beside
+# the PLAINTEXT one most tests use.
+: "${TW_KAFKA_SASL_PORT:=59094}"
 : "${TW_PG_PASSWORD:=tidewater-test-pw}"
 : "${TW_PG_SUPERUSER_PASSWORD:=postgres-test-pw}"
 : "${TW_KAFKA_HEAP_OPTS:=-Xms256m -Xmx512m}"
@@ -78,6 +81,7 @@ TW_PG_PUBLICATION=tidewater_pub
 TW_PG_STANDBY_SLOT=tw_standby
 TW_HOST=127.0.0.1
 TW_SCHEMA_REGISTRY_USER=tidewater
+TW_KAFKA_SASL_USER=tidewater
 
 # Every variable written to state/env.sh, in order. Keeping the list in one
 # place lets ctl.sh rewrite the file (to refresh pids) without losing values.
@@ -96,6 +100,8 @@ TW_STATE_VARS=(
     TW_SCHEMA_REGISTRY_PORT TW_SCHEMA_REGISTRY_MGMT_PORT
     TW_SCHEMA_REGISTRY_URL TW_SCHEMA_REGISTRY_USER_INFO
     TW_SCHEMA_REGISTRY_TLS_PORT TW_SCHEMA_REGISTRY_HTTPS_URL TW_SCHEMA_REGISTRY_CA
+    TW_TLS_DIR TW_TLS_CA
+    TW_KAFKA_SASL_PORT TW_KAFKA_SASL_BOOTSTRAP TW_KAFKA_SASL_USER TW_KAFKA_SASL_PASSWORD
     TW_PG_PRIMARY_PID TW_PG_STANDBY_PID TW_KAFKA_PID TW_SCHEMA_REGISTRY_PID
 )
 
@@ -293,15 +299,30 @@ tw_pg_write_conf() { # DATADIR PORT SOCKETDIR [name=value ...]
     chown "$TW_PG_OS_USER:" "$data/tidewater.conf" "$data/postgresql.conf"
 }
 
-tw_pg_write_hba() { # DATADIR
-    cat >"$1/pg_hba.conf" <<'EOF'
+# With "ssl" (the environment's primary and standby, which run with ssl=on),
+# members of the group role tw_tls_only (made by tw_pg_setup_objects) may
+# only come in over TLS: a test that puts its role there proves that a
+# client without TLS is refused. Every other role (tidewater included, whose
+# clients in some tests say sslmode=disable, as a pod-local standby would)
+# may use either.
+tw_pg_write_hba() { # DATADIR [ssl]
+    {
+        cat <<'EOF'
 # Written by tests/env. Local socket: trust (the socket dir is private to the
 # test environment); TCP on loopback: SCRAM, like a real deployment.
 local   all             all                                     trust
 local   replication     all                                     trust
+EOF
+        if [[ ${2:-} == ssl ]]; then
+            printf '%-7s %-15s %-15s %-23s %s\n' \
+                hostnossl all +tw_tls_only 127.0.0.1/32 reject \
+                hostnossl replication +tw_tls_only 127.0.0.1/32 reject
+        fi
+        cat <<'EOF'
 host    all             all             127.0.0.1/32            scram-sha-256
 host    replication     all             127.0.0.1/32            scram-sha-256
 EOF
+    } >"$1/pg_hba.conf"
     chown "$TW_PG_OS_USER:" "$1/pg_hba.conf"
 }
 
@@ -362,6 +383,8 @@ tw_pg_setup_objects() { # SOCKETDIR PORT
     pw=${TW_PG_PASSWORD//\'/\'\'}
     tw_psql_local "$sock" "$port" postgres <<EOF
 CREATE ROLE $TW_PG_USER LOGIN REPLICATION PASSWORD '$pw';
+-- Members may connect over TCP only with TLS (pg_hba.conf, see tw_pg_write_hba).
+CREATE ROLE tw_tls_only NOLOGIN;
 -- Optional, as README recommends: lets tidewater check follow the standby
 -- to its primary (pg_stat_wal_receiver) and verify wal_level there.
 GRANT pg_read_all_stats TO $TW_PG_USER;
@@ -438,9 +461,16 @@ tw_kafka_write_configs() { # DIR
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$TW_HOST:$TW_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$TW_HOST:$TW_KAFKA_PORT,CONTROLLER://$TW_HOST:$TW_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$TW_HOST:$TW_KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$TW_HOST:$TW_KAFKA_PORT,CONTROLLER://$TW_HOST:$TW_KAFKA_CONTROLLER_PORT,SASL_SSL://$TW_HOST:$TW_KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://$TW_HOST:$TW_KAFKA_PORT,SASL_SSL://$TW_HOST:$TW_KAFKA_SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL: TLS with a certificate of the environment's CA (a PEM keystore:
+# unencrypted PKCS#8 key, then the certificate), and SCRAM-SHA-512 against
+# the credentials that tw_kafka_format stores in the cluster metadata.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TW_TLS_DIR/kafka-keystore.pem
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -492,12 +522,18 @@ tw_kafka_cluster_id() {
     python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode())'
 }
 
+# The SCRAM-SHA-512 user of the SASL_SSL listener is written into the
+# metadata at format time (--add-scram), so it exists before the broker
+# serves a client. The password is alphanumeric (tw_registry_password): the
+# tool's [name=...,password=...] syntax has no quoting.
 tw_kafka_format() { # DIR LOGFILE
     local dir=$1 logfile=$2 cid
     cid=$(tw_kafka_cluster_id)
     # --cluster-id=ID, not -t ID: a base64url id may start with '-', which the
     # tool's argument parser would take for an option (1 start in 64 failed).
-    if ! tw_kafka_tool kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties" >>"$logfile" 2>&1; then
+    if ! tw_kafka_tool kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties" \
+        --add-scram "SCRAM-SHA-512=[name=$TW_KAFKA_SASL_USER,password=$TW_KAFKA_SASL_PASSWORD]" \
+        >>"$logfile" 2>&1; then
         tw_show_log "$logfile"
         tw_die "kafka StorageTool format failed"
     fi
@@ -656,32 +692,44 @@ quarkus.security.users.embedded.users.$TW_SCHEMA_REGISTRY_USER=$pw
 quarkus.security.users.embedded.roles.$TW_SCHEMA_REGISTRY_USER=sr-admin
 # HTTPS beside HTTP, for the clients' TLS settings (CA verification).
 quarkus.http.ssl-port=$TW_SCHEMA_REGISTRY_TLS_PORT
-quarkus.http.ssl.certificate.files=$dir/tls/server.pem
-quarkus.http.ssl.certificate.key-files=$dir/tls/server-key.pem
+quarkus.http.ssl.certificate.files=$TW_TLS_DIR/registry.pem
+quarkus.http.ssl.certificate.key-files=$TW_TLS_DIR/registry-key.pem
 EOF
 }
 
-# A CA (DIR/tls/ca.pem) and a server certificate for 127.0.0.1 signed by it,
-# made for each environment: tests verify the registry against this CA, and a
-# client with another CA must refuse it.
-tw_registry_make_tls() { # DIR
-    local tls=$1/tls
-    install -d -m 0700 "$tls"
-    (
-        cd "$tls" || exit 1
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 30 \
-            -subj "/CN=tidewater test CA" &&
-            openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr \
-                -subj "/CN=$TW_HOST" &&
-            printf 'subjectAltName=IP:%s,DNS:localhost\n' "$TW_HOST" >server.ext &&
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
-                -out server.pem -days 30 -extfile server.ext
-    ) >"$tls.log" 2>&1 || {
-        cat "$tls.log" >&2
-        tw_die "openssl could not make the registry's test certificates"
+# The environment's CA (DIR/ca.pem, its key DIR/ca-key.pem), made fresh for
+# each environment: the servers' certificates below are signed by it, tests
+# verify the servers against it, and a client trusting another CA must refuse
+# them.
+tw_tls_make_ca() { # DIR
+    local dir=$1
+    install -d -m 0711 "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" \
+        -days 30 -subj "/CN=tidewater test CA" >>"$dir/openssl.log" 2>&1 || {
+        cat "$dir/openssl.log" >&2
+        tw_die "openssl could not make the test CA in $dir"
     }
-    chmod 0644 "$tls/ca.pem"
-    chmod 0711 "$tls"
+    chmod 0600 "$dir/ca-key.pem"
+    chmod 0644 "$dir/ca.pem"
+}
+
+# A server certificate DIR/NAME.pem (key DIR/NAME-key.pem, unencrypted
+# PKCS#8, mode 0600) signed by DIR's CA, for the names clients use here:
+# 127.0.0.1 and localhost. Anything else (a wrong host name) must not match.
+tw_tls_make_cert() { # DIR NAME
+    local dir=$1 name=$2
+    (
+        cd "$dir" || exit 1
+        openssl req -newkey rsa:2048 -nodes -keyout "$name-key.pem" -out "$name.csr" \
+            -subj "/CN=$TW_HOST" &&
+            printf 'subjectAltName=IP:%s,DNS:localhost\n' "$TW_HOST" >"$name.ext" &&
+            openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+                -out "$name.pem" -days 30 -extfile "$name.ext" &&
+            chmod 0600 "$name-key.pem" && chmod 0644 "$name.pem"
+    ) >>"$dir/openssl.log" 2>&1 || {
+        cat "$dir/openssl.log" >&2
+        tw_die "openssl could not make the $name certificate in $dir"
+    }
 }
 
 # Start the registry in the background and set TW_SCHEMA_REGISTRY_PID. It

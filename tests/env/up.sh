@@ -3,13 +3,21 @@
 #   - PostgreSQL primary   (TW_PG_PRIMARY_PORT, default 55432), wal_level=logical
 #   - PostgreSQL standby   (TW_PG_STANDBY_PORT, default 55433), streaming from
 #                          the primary through the physical slot tw_standby
+#                          Both run with ssl=on (a certificate of the
+#                          environment's CA, TW_TLS_CA, for 127.0.0.1 and
+#                          localhost); members of the role tw_tls_only
+#                          must use TLS over TCP
 #   - Kafka, KRaft mode    (TW_KAFKA_PORT 59092, TW_KAFKA_CONTROLLER_PORT 59093)
+#                          and a SASL_SSL listener (TW_KAFKA_SASL_PORT 59094:
+#                          TLS with a certificate of TW_TLS_CA, SCRAM-SHA-512
+#                          user TW_KAFKA_SASL_USER with a password generated
+#                          per environment, TW_KAFKA_SASL_PASSWORD)
 #   - Schema registry      Apicurio Registry with the Confluent-compatible API
 #                          at TW_SCHEMA_REGISTRY_URL (TW_SCHEMA_REGISTRY_PORT
 #                          58081, management TW_SCHEMA_REGISTRY_MGMT_PORT
 #                          58091, HTTPS TW_SCHEMA_REGISTRY_TLS_PORT 58443
-#                          with a certificate of a CA made here, whose PEM is
-#                          TW_SCHEMA_REGISTRY_CA), HTTP basic auth with a password generated
+#                          with a certificate of the environment's CA, whose
+#                          PEM is TW_SCHEMA_REGISTRY_CA = TW_TLS_CA), HTTP basic auth with a password generated
 #                          per environment (TW_SCHEMA_REGISTRY_USER_INFO), H2
 #                          storage in the temp dir
 # and write tests/env/state/env.sh for tests to source.
@@ -55,7 +63,8 @@ TW_KAFKA_LIBS=$TW_KAFKA_LIBS_DEFAULT
 TW_SCHEMA_REGISTRY_HOME=$TW_SCHEMA_REGISTRY_HOME_DEFAULT
 TW_SCHEMA_REGISTRY_JAVA=$(cat "$TW_SCHEMA_REGISTRY_JAVA_RECORD")
 tw_require_ports_free "$TW_PG_PRIMARY_PORT" "$TW_PG_STANDBY_PORT" "$TW_KAFKA_PORT" "$TW_KAFKA_CONTROLLER_PORT" \
-    "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT" "$TW_SCHEMA_REGISTRY_TLS_PORT"
+    "$TW_SCHEMA_REGISTRY_PORT" "$TW_SCHEMA_REGISTRY_MGMT_PORT" "$TW_SCHEMA_REGISTRY_TLS_PORT" \
+    "$TW_KAFKA_SASL_PORT"
 
 # ---------------------------------------------------------------------------
 # Layout of the temp dir.
@@ -74,11 +83,14 @@ TW_KAFKA_CONFIG="$kafka_dir/server.properties"
 TW_KAFKA_DATA="$kafka_dir/data"
 TW_KAFKA_LOG="$TW_ENV_DIR/kafka.log"
 TW_KAFKA_BOOTSTRAP="$TW_HOST:$TW_KAFKA_PORT"
+TW_KAFKA_SASL_BOOTSTRAP="$TW_HOST:$TW_KAFKA_SASL_PORT"
 TW_SCHEMA_REGISTRY_DIR="$TW_ENV_DIR/registry"
 TW_SCHEMA_REGISTRY_LOG="$TW_ENV_DIR/registry.log"
 TW_SCHEMA_REGISTRY_URL="http://$TW_HOST:$TW_SCHEMA_REGISTRY_PORT/apis/ccompat/v7"
 TW_SCHEMA_REGISTRY_HTTPS_URL="https://$TW_HOST:$TW_SCHEMA_REGISTRY_TLS_PORT/apis/ccompat/v7"
-TW_SCHEMA_REGISTRY_CA="$TW_ENV_DIR/registry/tls/ca.pem"
+TW_TLS_DIR="$TW_ENV_DIR/tls"
+TW_TLS_CA="$TW_TLS_DIR/ca.pem"
+TW_SCHEMA_REGISTRY_CA=$TW_TLS_CA
 TW_KAFKA_PID=''
 TW_SCHEMA_REGISTRY_PID=''
 TW_PG_PRIMARY_PID=''
@@ -109,13 +121,25 @@ install -o "$TW_PG_OS_USER" -m 0600 /dev/null "$pwfile"
 printf '%s\n' "$TW_PG_SUPERUSER_PASSWORD" >"$pwfile"
 
 # ---------------------------------------------------------------------------
+# The environment's CA and a certificate for each TLS server: the registry's
+# HTTPS port, PostgreSQL (primary and standby share one; the key is copied
+# into each data directory, owned by twpg) and Kafka's SASL_SSL listener
+# (key and certificate in one PEM file, Kafka's PEM keystore).
+# ---------------------------------------------------------------------------
+tw_tls_make_ca "$TW_TLS_DIR"
+for name in registry postgres kafka; do
+    tw_tls_make_cert "$TW_TLS_DIR" "$name"
+done
+install -m 0600 /dev/null "$TW_TLS_DIR/kafka-keystore.pem"
+cat "$TW_TLS_DIR/kafka-key.pem" "$TW_TLS_DIR/kafka.pem" >"$TW_TLS_DIR/kafka-keystore.pem"
+
+# ---------------------------------------------------------------------------
 # The schema registry goes first: its JVM needs a few seconds to boot, which
 # overlap with initdb and Kafka below. It is waited for at the end.
 # ---------------------------------------------------------------------------
 registry_password=$(tw_registry_password)
 TW_SCHEMA_REGISTRY_USER_INFO="$TW_SCHEMA_REGISTRY_USER:$registry_password"
 tw_registry_write_config "$TW_SCHEMA_REGISTRY_DIR" "$registry_password"
-tw_registry_make_tls "$TW_SCHEMA_REGISTRY_DIR"
 tw_log "starting Apicurio Registry $TW_APICURIO_VERSION on :$TW_SCHEMA_REGISTRY_PORT"
 tw_registry_start
 
@@ -123,6 +147,7 @@ tw_registry_start
 # Kafka storage format runs in the background while initdb works: each takes
 # a couple of seconds of mostly single-threaded CPU.
 # ---------------------------------------------------------------------------
+TW_KAFKA_SASL_PASSWORD=$(tw_registry_password)
 tw_kafka_write_configs "$kafka_dir"
 tw_kafka_format "$kafka_dir" "$TW_KAFKA_LOG" &
 format_pid=$!
@@ -138,8 +163,10 @@ tw_kafka_start "$kafka_dir" "$TW_KAFKA_LOG"
 # ---------------------------------------------------------------------------
 # Primary.
 # ---------------------------------------------------------------------------
-tw_pg_write_conf "$TW_PG_PRIMARY_DATA" "$TW_PG_PRIMARY_PORT" "$TW_PG_PRIMARY_SOCKET_DIR"
-tw_pg_write_hba "$TW_PG_PRIMARY_DATA"
+install -o "$TW_PG_OS_USER" -m 0644 "$TW_TLS_DIR/postgres.pem" "$TW_PG_PRIMARY_DATA/server.crt"
+install -o "$TW_PG_OS_USER" -m 0600 "$TW_TLS_DIR/postgres-key.pem" "$TW_PG_PRIMARY_DATA/server.key"
+tw_pg_write_conf "$TW_PG_PRIMARY_DATA" "$TW_PG_PRIMARY_PORT" "$TW_PG_PRIMARY_SOCKET_DIR" ssl=on
+tw_pg_write_hba "$TW_PG_PRIMARY_DATA" ssl
 tw_log "starting primary on :$TW_PG_PRIMARY_PORT"
 tw_pg_start "$TW_PG_PRIMARY_DATA" "$TW_PG_PRIMARY_LOG"
 tw_pg_setup_objects "$TW_PG_PRIMARY_SOCKET_DIR" "$TW_PG_PRIMARY_PORT"
@@ -164,6 +191,7 @@ conninfo="host=$TW_HOST port=$TW_PG_PRIMARY_PORT user=postgres password=$TW_PG_S
 tw_pg_write_conf "$TW_PG_STANDBY_DATA" "$TW_PG_STANDBY_PORT" "$TW_PG_STANDBY_SOCKET_DIR" \
     "primary_conninfo=$conninfo" \
     "primary_slot_name=$TW_PG_STANDBY_SLOT" \
+    ssl=on \
     hot_standby=on \
     hot_standby_feedback=on \
     wal_retrieve_retry_interval=1s

@@ -9,7 +9,11 @@ Prints one JSON object per message of TOPIC, in partition/offset order:
 Decimals become strings (exact), bytes become hex, dates/timestamps stay the
 Avro integers (days, microseconds) so that tests compare exactly.
 
-usage: tw_consume.py BOOTSTRAP PREFIX TOPIC [--timeout S]
+usage: tw_consume.py BOOTSTRAP PREFIX TOPIC [--timeout S] [--config FILE]
+
+--config FILE: more librdkafka client properties, `name=value` lines (`#`
+comments), e.g. security.protocol and sasl.password for a SASL_SSL listener;
+a file, so that no password is on the command line.
 """
 import argparse
 import io
@@ -23,11 +27,26 @@ import fastavro
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 
-def read_all(bootstrap, topic, timeout):
+def client_config(path):
+    """name=value lines of a properties file, as a dict."""
+    conf = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "=" not in line:
+                raise SystemExit(f"{path}:{n}: expected name=value")
+            name, value = line.split("=", 1)
+            conf[name.strip()] = value.strip()
+    return conf
+
+
+def read_all(bootstrap, topic, timeout, extra=None):
     """Every message of topic from the beginning to the current end."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"tw-test-{uuid.uuid4()}",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "enable.partition.eof": True})
+                  "enable.partition.eof": True, **(extra or {})})
     md = c.list_topics(topic, timeout=timeout)
     if topic not in md.topics or md.topics[topic].error is not None:
         raise SystemExit(f"topic {topic} does not exist")
@@ -111,10 +130,10 @@ def raw_dates(schema):
     return schema
 
 
-def load_schemas(bootstrap, prefix, timeout):
+def load_schemas(bootstrap, prefix, timeout, extra=None):
     """The Avro schemas of <prefix>.schemas, parsed, by their key there."""
     schemas = {}
-    for m in read_all(bootstrap, f"{prefix}.schemas", timeout):
+    for m in read_all(bootstrap, f"{prefix}.schemas", timeout, extra):
         key = m.key().decode()
         # Avro schemas are keyed by 16 hex digits, or 16/16 for an exact
         # variant; "table:..." and "meta" records are the schema store's.
@@ -131,9 +150,11 @@ def main():
     ap.add_argument("prefix")
     ap.add_argument("topic")
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--config")
     a = ap.parse_args()
-    schemas = load_schemas(a.bootstrap, a.prefix, a.timeout)
-    for m in read_all(a.bootstrap, a.topic, a.timeout):
+    extra = client_config(a.config) if a.config else {}
+    schemas = load_schemas(a.bootstrap, a.prefix, a.timeout, extra)
+    for m in read_all(a.bootstrap, a.topic, a.timeout, extra):
         headers = {k: v.decode() for k, v in (m.headers() or [])}
         print(json.dumps({"partition": m.partition(), "offset": m.offset(), "headers": headers,
                           "key": decode(m.key(), schemas, headers.get("tidewater.schema.key")),
