@@ -1940,7 +1940,6 @@ static int end_early(pipe_t *p, int rc)
     return rc;
 }
 
-/* One life of producer + stream, until stop, restart or a fatal error. */
 /* The source was a standby and is a primary now: a failover promoted it.
  * Its slot came through the promotion and the stream goes on from it, on
  * the new timeline; the log says so, because the operator's next steps
@@ -1956,6 +1955,7 @@ static void source_promoted(pipe_t *p, const char *how)
             tw_config_str(p->cfg, TW_CFG_SLOT_NAME));
 }
 
+/* One life of producer + stream, until stop, restart or a fatal error. */
 static int run_once(pipe_t *p)
 {
     char err[1024], lsn[32];
