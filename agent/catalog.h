@@ -83,6 +83,10 @@ int tw_catalog_current_lsn(tw_catalog *c, uint64_t *lsn, char *err, size_t errsi
 int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,
                            long long *safe_wal_size, char *err, size_t errsize);
 
+/* Whether the server is in recovery (a standby) now: *in_recovery 1 or 0.
+ * A standby that was promoted answers 0 from then on. 0, or -1 with err. */
+int tw_catalog_in_recovery(tw_catalog *c, int *in_recovery, char *err, size_t errsize);
+
 /* Name of the database the session is connected to. */
 const char *tw_catalog_dbname(tw_catalog *c);
 

@@ -30,7 +30,8 @@
 #define SNAPSHOT_OPAQUE    (UINT64_C(1) << 63) /* + the table's index */
 #define TXN_RING           16384
 #define FLUSH_MS           30000
-#define HOUSEKEEPING_EVERY 64 /* row data messages per producer poll (see the loop) */
+#define HOUSEKEEPING_EVERY 64   /* row data messages per producer poll (see the loop) */
+#define RECOVERY_CHECK_MS  5000 /* how often a standby source is asked whether it was promoted */
 
 enum {
     P_OK = 0,
@@ -95,7 +96,8 @@ typedef struct {
     uint64_t seq;
     uint64_t change_lsn; /* data_start of the current message */
 
-    int64_t last_status_ms, last_progress_ms, last_slot_check_ms;
+    int64_t last_status_ms, last_progress_ms, last_slot_check_ms, last_recovery_check_ms;
+    int source_standby; /* the source was a standby when last seen; -1 before the first stream */
     int data_since_housekeeping; /* row data messages since the loop last polled */
     int cause;                   /* TW_RESTART_*: why the last P_RESTART was decided */
     int streaming;               /* the stream is in COPY mode (status updates may go) */
@@ -1734,22 +1736,22 @@ static int open_stream_in(pipe_t *p)
             /* Created for the snapshot and never streamed from: ours. */
             tw_warn("snapshot",
                     "slot '%s', created for the snapshot that was interrupted, is invalidated "
-                    "(%s): Tidewater drops it and takes the snapshot again",
+                    "(%s); Tidewater drops it and takes the snapshot again",
                     slot, info->slot_invalid_why);
             need = drop = 1;
             break;
         }
         if (p->snapshot_mode != SNAP_WHEN_NEEDED) {
             tw_error("stream",
-                     "slot '%s' is invalidated (%s): the changes since its position are gone. "
+                     "slot '%s' is invalidated (%s); the changes since its position are gone. "
                      "Start with snapshot.mode=when_needed to drop it and take a new snapshot, or "
                      "drop it (SELECT pg_drop_replication_slot('%s')) and start with "
-                     "snapshot.mode=initial",
+                     "snapshot.mode=never to stream from now on without the changes in between",
                      slot, info->slot_invalid_why, slot);
             return P_FATAL;
         }
         tw_warn("snapshot",
-                "slot '%s' is invalidated (%s): the changes since its position are gone; "
+                "slot '%s' is invalidated (%s); the changes since its position are gone: "
                 "snapshot.mode=when_needed, so Tidewater drops it and takes a new snapshot",
                 slot, info->slot_invalid_why);
         need = drop = 1;
@@ -1938,6 +1940,21 @@ static int end_early(pipe_t *p, int rc)
     return rc;
 }
 
+/* The source was a standby and is a primary now: a failover promoted it.
+ * Its slot came through the promotion and the stream goes on from it, on
+ * the new timeline; the log says so, because the operator's next steps
+ * (decoding now loads a primary, a standby of it for the agent) follow. */
+static void source_promoted(pipe_t *p, const char *how)
+{
+    tw_warn("stream",
+            "the source server %s:%s was a standby and has been promoted to primary (failover)%s; "
+            "streaming continues from slot '%s' on it, from where it was. Logical decoding "
+            "now runs on a primary: once it has a standby, source.conninfo pointed there with "
+            "snapshot.mode=when_needed moves the agent back (a new slot, a new snapshot)",
+            tw_catalog_host(p->catalog), tw_catalog_port(p->catalog), how,
+            tw_config_str(p->cfg, TW_CFG_SLOT_NAME));
+}
+
 /* One life of producer + stream, until stop, restart or a fatal error. */
 static int run_once(pipe_t *p)
 {
@@ -2023,6 +2040,10 @@ static int run_once(pipe_t *p)
         return end_early(p, orc);
     }
     const tw_stream_info *info = tw_stream_get_info(p->stream);
+    if (p->source_standby == 1 && !info->standby)
+        source_promoted(p, "; the agent reconnected to it");
+    p->source_standby = info->standby;
+    p->last_recovery_check_ms = now_ms();
     pgo_decoder_init(&p->dec, info->proto_version);
     if (ckpt_init(&p->ck, TXN_RING, info->slot_lsn) != 0) {
         teardown(p);
@@ -2091,6 +2112,15 @@ static int run_once(pipe_t *p)
         atomic_store(&tw_m.quiet, ckpt_quiet(&p->ck));
         atomic_store(&tw_m.queue_messages, kafka_sink_outstanding(p->sink));
         atomic_store(&tw_m.kafka_connected, kafka_sink_connected(p->sink));
+        if (p->source_standby == 1 && now_ms() - p->last_recovery_check_ms >= RECOVERY_CHECK_MS) {
+            int in_recovery;
+            p->last_recovery_check_ms = now_ms();
+            if (tw_catalog_in_recovery(p->catalog, &in_recovery, err, sizeof err) == 0 &&
+                !in_recovery) {
+                source_promoted(p, "");
+                p->source_standby = 0;
+            }
+        }
         if (now_ms() - p->last_slot_check_ms >= 30000) {
             int ws;
             long long safe;
@@ -2160,6 +2190,7 @@ int tw_pipeline_run(const tw_config *cfg, volatile sig_atomic_t *stop)
 {
     pipe_t p;
     memset(&p, 0, sizeof p);
+    p.source_standby = -1;
     p.cfg = cfg;
     p.stop = stop;
     p.prefix = tw_config_str(cfg, TW_CFG_TOPIC_PREFIX);

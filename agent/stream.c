@@ -128,6 +128,22 @@ static int proto_for(int server_version)
     return server_version >= 160000 ? 4 : server_version >= 150000 ? 3 : 2;
 }
 
+/* What an invalidation_reason of pg_replication_slots (17+) means, as a
+ * suffix for the message; "" for one not known here. */
+static const char *invalidation_meaning(const char *reason)
+{
+    if (strcmp(reason, "wal_removed") == 0)
+        return ": the server removed WAL the slot still needed (max_slot_wal_keep_size)";
+    if (strcmp(reason, "rows_removed") == 0)
+        return ": the primary removed catalog rows the slot still needed (on a standby: "
+               "hot_standby_feedback off, or no physical slot on the primary)";
+    if (strcmp(reason, "wal_level_insufficient") == 0)
+        return ": wal_level on the primary is below logical";
+    if (strcmp(reason, "idle_timeout") == 0)
+        return ": unused for longer than idle_replication_slot_timeout";
+    return "";
+}
+
 /* Looks at slot.name: absent, usable (slot_lsn = its confirmed flush
  * position) or invalidated. A slot of another kind is an error. */
 static int inspect_slot(tw_stream *s, char *err, size_t errsize)
@@ -136,9 +152,10 @@ static int inspect_slot(tw_stream *s, char *err, size_t errsize)
     const char *slot = s->slot;
     snprintf(sql, sizeof sql,
              "SELECT slot_type, coalesce(plugin, ''), coalesce(database = current_database(), "
-             "false), coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, ''), %s "
+             "false), coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, ''), %s, %s "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = '%s'",
-             s->info.server_version >= 160000 ? "coalesce(conflicting, false)" : "false", slot);
+             s->info.server_version >= 160000 ? "coalesce(conflicting, false)" : "false",
+             s->info.server_version >= 170000 ? "coalesce(invalidation_reason, '')" : "''", slot);
     PGresult *res = tw_pg_exec(s->conn, sql, 0, NULL, err, errsize);
     if (!res)
         return -1;
@@ -152,16 +169,18 @@ static int inspect_slot(tw_stream *s, char *err, size_t errsize)
     int same_db = PQgetvalue(res, 0, 2)[0] == 't';
     const char *wal_status = PQgetvalue(res, 0, 3);
     int conflicting = PQgetvalue(res, 0, 5)[0] == 't';
+    const char *reason = PQgetvalue(res, 0, 6);
     int rc = -1;
     if (strcmp(type, "logical") != 0 || strcmp(plugin, "pgoutput") != 0 || !same_db) {
         snprintf(err, errsize,
                  "slot '%s' exists but is not a logical pgoutput slot of this database "
                  "(type %s, plugin '%s'); choose another slot.name",
                  slot, type, plugin);
-    } else if (strcmp(wal_status, "lost") == 0 || conflicting) {
+    } else if (strcmp(wal_status, "lost") == 0 || conflicting || reason[0]) {
         s->info.slot_state = TW_SLOT_INVALIDATED;
-        snprintf(s->info.slot_invalid_why, sizeof s->info.slot_invalid_why, "wal_status=%s%s",
-                 wal_status, conflicting ? ", conflicting" : "");
+        snprintf(s->info.slot_invalid_why, sizeof s->info.slot_invalid_why, "wal_status=%s%s%s%s%s",
+                 wal_status, conflicting ? ", conflicting" : "",
+                 reason[0] ? ", invalidation_reason=" : "", reason, invalidation_meaning(reason));
         rc = 0;
     } else if (tw_lsn_parse(PQgetvalue(res, 0, 4), &s->info.slot_lsn) != 0) {
         snprintf(err, errsize, "slot '%s' has no confirmed flush position", slot);
@@ -410,7 +429,7 @@ tw_stream *tw_stream_open(const tw_config *cfg, volatile sig_atomic_t *stop, int
     if (s->info.slot_state == TW_SLOT_INVALIDATED) {
         *retriable = 0;
         snprintf(err, errsize,
-                 "slot '%s' is invalidated (%s): the changes since its position are gone; drop "
+                 "slot '%s' is invalidated (%s); the changes since its position are gone: drop "
                  "it (SELECT pg_drop_replication_slot('%s')) and start again from a new "
                  "snapshot (snapshot.mode=when_needed does both)",
                  s->slot, s->info.slot_invalid_why, s->slot);

@@ -59,8 +59,10 @@ typedef struct {
     int proto_version;   /* pgoutput protocol negotiated */
     int slot_created;    /* this open created the slot */
     tw_slot_state slot_state;
-    char slot_invalid_why[64]; /* TW_SLOT_INVALIDATED: e.g. "wal_status=lost" */
-    uint64_t slot_lsn;         /* slot's consistent point (created) or confirmed_flush_lsn */
+    /* TW_SLOT_INVALIDATED: what pg_replication_slots says and what it means,
+     * e.g. "wal_status=lost, invalidation_reason=wal_removed: ..." */
+    char slot_invalid_why[256];
+    uint64_t slot_lsn; /* slot's consistent point (created) or confirmed_flush_lsn */
 } tw_stream_info;
 
 typedef enum {
