@@ -190,25 +190,24 @@ static int validate_value(int k, const char *value, const char *origin, long lon
     return 0;
 }
 
-/* Reads a secret or value file: whole content minus trailing newlines. */
-static char *read_value_file(const char *path, const char *key, const char *origin, char *err,
+/* Reads the whole file at path into a NUL-terminated buffer (*len bytes
+ * before the terminator), refusing one of max bytes or more. NULL with err
+ * ("what" names the file in it: "config file", "'key_file'"). */
+static char *read_whole_file(const char *path, size_t max, const char *what, size_t *len, char *err,
                              size_t errsize)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        tw_errf(err, errsize, "%s: '%s_file': cannot open '%s': %s", origin, key, path,
-                strerror(errno));
+        tw_errf(err, errsize, "%s: cannot open '%s': %s", what, path, strerror(errno));
         return NULL;
     }
-    size_t cap = 256, len = 0;
+    size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
+    int too_big = 0;
     while (buf) {
-        if (len + 1 == cap) {
-            if (cap >= (1u << 20)) {
-                tw_errf(err, errsize, "%s: '%s_file': '%s' is larger than 1 MiB", origin, key,
-                        path);
-                free(buf);
-                buf = NULL;
+        if (n + 1 == cap) {
+            if (cap >= max) {
+                too_big = 1;
                 break;
             }
             char *nb = realloc(buf, cap * 2);
@@ -220,22 +219,38 @@ static char *read_value_file(const char *path, const char *key, const char *orig
             buf = nb;
             cap *= 2;
         }
-        size_t got = fread(buf + len, 1, cap - 1 - len, f);
-        len += got;
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
         if (got == 0)
             break;
     }
-    if (buf && ferror(f)) {
-        tw_errf(err, errsize, "%s: '%s_file': error reading '%s'", origin, key, path);
-        free(buf);
-        buf = NULL;
-    }
+    int failed = !buf || too_big || ferror(f);
+    if (!buf)
+        tw_errf(err, errsize, "%s: out of memory reading '%s'", what, path);
+    else if (too_big)
+        tw_errf(err, errsize, "%s: '%s' is %zu MiB or larger", what, path, max >> 20);
+    else if (ferror(f))
+        tw_errf(err, errsize, "%s: error reading '%s'", what, path);
     fclose(f);
-    if (!buf) {
-        if (!err[0])
-            tw_errf(err, errsize, "out of memory reading '%s'", path);
+    if (failed) {
+        free(buf);
         return NULL;
     }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Reads a secret or value file: whole content minus trailing newlines. */
+static char *read_value_file(const char *path, const char *key, const char *origin, char *err,
+                             size_t errsize)
+{
+    char what[200];
+    size_t len;
+    snprintf(what, sizeof what, "%s: '%s_file'", origin, key);
+    char *buf = read_whole_file(path, 1u << 20, what, &len, err, errsize);
+    if (!buf)
+        return NULL;
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
     buf[len] = '\0';
@@ -433,46 +448,11 @@ int tw_config_load_buffer(tw_config *cfg, const char *name, const char *data, si
 
 int tw_config_load_file(tw_config *cfg, const char *path, char *err, size_t errsize)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tw_errf(err, errsize, "cannot open config file '%s': %s", path, strerror(errno));
+    size_t len;
+    char *buf = read_whole_file(path, CONFIG_FILE_MAX, "config file", &len, err, errsize);
+    if (!buf)
         return -1;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= CONFIG_FILE_MAX) {
-                tw_errf(err, errsize, "config file '%s' is %u MiB or larger", path,
-                        CONFIG_FILE_MAX >> 20);
-                rc = -1;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf) {
-        tw_errf(err, errsize, "out of memory reading config file '%s'", path);
-        rc = -1;
-    } else if (rc == 0 && ferror(f)) {
-        tw_errf(err, errsize, "error reading config file '%s'", path);
-        rc = -1;
-    }
-    fclose(f);
-    if (rc == 0)
-        rc = tw_config_load_buffer(cfg, path, buf, len, err, errsize);
+    int rc = tw_config_load_buffer(cfg, path, buf, len, err, errsize);
     free(buf);
     return rc;
 }
