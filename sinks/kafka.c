@@ -52,7 +52,7 @@ struct kafka_sink {
     kafka_topic *topics; /* few (one per table): a list is enough */
     int connected;       /* see kafka_sink_connected() */
     long long stall_us;  /* unanswered this long: not reachable (see kafka.h) */
-    int stalled;         /* the latest statistics found every UP broker stalled */
+    int stalled;         /* every UP broker stalled, and none answered since */
     /* Per broker (by node id), from the previous statistics: requests were
      * in flight, and how many responses it had sent. Brokers beyond the
      * first MAX_BROKERS are never counted as stalled. */
@@ -145,7 +145,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
                     stalled_name, idle_us / 1000000);
         else if (up && k->stalled)
             tw_info("kafka", "a broker answers again");
-        k->stalled = stalled && !up;
+        k->stalled = !up && (stalled || k->stalled); /* until one answers */
     }
     json_decref(root);
     return 0; /* librdkafka frees json */
