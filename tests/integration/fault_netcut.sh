@@ -217,3 +217,9 @@ import json, sys
 seen = [(m["headers"]["tidewater.lsn"], m["headers"]["tidewater.seq"]) for m in map(json.loads, open(sys.argv[1]))]
 print(len(seen) - len(set(seen)))' "$dir/t.jsonl")
 note "oracle: $(tr '\n' ' ' <"$dir/oracle.out")($(wc -l <"$dir/t.jsonl") messages, $dups duplicates by lsn+seq, $restarts pipeline restarts)"
+# The bridge ends cleanly (under ASan: no memory error, no leak).
+kill -TERM "$bridge_pid"
+rc=0
+wait "$bridge_pid" || rc=$?
+bridge_pid=""
+[ "$rc" -eq 0 ] || fail "netns_bridge exited $rc: $(cat "$dir/bridge.out")"
