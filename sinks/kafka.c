@@ -36,6 +36,7 @@ static const char *const producer_defaults[] = {
 /* clang-format on */
 
 #define ADMIN_TIMEOUT_MS 30000
+#define MAX_BROKERS      64
 
 struct kafka_topic {
     char *name;
@@ -57,6 +58,16 @@ struct kafka_sink {
      * the request's own reason is often just "Broker transport failure". */
     pthread_mutex_t last_lock;
     char last_error[512];
+    long long stall_us; /* unanswered this long: not reachable (see kafka.h) */
+    int stalled;        /* every UP broker stalled, and none answered since */
+    /* Per broker (by node id), from the previous statistics: requests were
+     * in flight, and how many responses it had sent. Brokers beyond the
+     * first MAX_BROKERS are never counted as stalled. */
+    struct {
+        long long nodeid, rx;
+        int waiting;
+    } prev[MAX_BROKERS];
+    int nprev;
 };
 
 /* librdkafka's lines go to the log as for every client; errors (syslog
@@ -106,30 +117,79 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                    m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, why);
 }
 
-/* Broker-level trouble (a broker down, authentication): worth a warning;
- * the producer retries by itself, and fatal errors are checked by the loop. */
-/* librdkafka's statistics JSON: is any real broker (nodeid >= 0) UP? */
+/* Whether broker nodeid, with rx responses so far and requests in flight
+ * or not (waiting), also had requests in flight at the previous statistics
+ * and has answered none since; remembers this call for the next. */
+static int unanswered_since_last(kafka_sink *k, long long nodeid, long long rx, int waiting)
+{
+    int i = 0;
+    while (i < k->nprev && k->prev[i].nodeid != nodeid)
+        i++;
+    if (i == k->nprev) {
+        if (i == MAX_BROKERS)
+            return 0;
+        k->nprev++;
+        k->prev[i].nodeid = nodeid;
+        k->prev[i].waiting = 0;
+    }
+    int stuck = waiting && k->prev[i].waiting && k->prev[i].rx == rx;
+    k->prev[i].rx = rx;
+    k->prev[i].waiting = waiting;
+    return stuck;
+}
+
+/* librdkafka's statistics JSON: is any real broker (nodeid >= 0) UP and
+ * answering? An UP broker is not answering when it had requests in flight
+ * at these statistics and the previous ones, sent no response in between,
+ * and has sent nothing for stall_us (rxidle): a network that drops packets
+ * leaves the connection UP until requests time out (30 s and more). */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
     kafka_sink *k = opaque;
     json_t *root = json_loadb(json, len, 0, NULL);
     json_t *brokers = json_object_get(root, "brokers"), *b;
-    const char *name;
-    int up = 0;
+    const char *name, *stalled_name = NULL;
+    int up = 0, stalled = 0;
+    long long idle_us = 0;
     json_object_foreach(brokers, name, b)
     {
         const char *state = json_string_value(json_object_get(b, "state"));
-        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state &&
-            strcmp(state, "UP") == 0)
+        long long nodeid = json_integer_value(json_object_get(b, "nodeid"));
+        if (nodeid < 0)
+            continue;
+        int is_up = state && strcmp(state, "UP") == 0;
+        long long rxidle = json_integer_value(json_object_get(b, "rxidle"));
+        int stuck = unanswered_since_last(
+            k, nodeid, json_integer_value(json_object_get(b, "rx")),
+            is_up && json_integer_value(json_object_get(b, "waitresp_cnt")) > 0);
+        if (!is_up)
+            continue;
+        if (stuck && rxidle > k->stall_us) {
+            stalled = 1;
+            stalled_name = name;
+            idle_us = rxidle;
+        } else {
             up = 1;
+        }
     }
-    if (root)
+    if (root) {
         k->connected = up;
+        if (stalled && !up && !k->stalled)
+            tw_warn("kafka",
+                    "broker %s has not answered for %lld s with requests in flight: counted as "
+                    "unreachable until it answers",
+                    stalled_name, idle_us / 1000000);
+        else if (up && k->stalled)
+            tw_info("kafka", "a broker answers again");
+        k->stalled = !up && (stalled || k->stalled); /* until one answers */
+    }
     json_decref(root);
     return 0; /* librdkafka frees json */
 }
 
+/* Broker-level trouble (a broker down, authentication): worth a warning;
+ * the producer retries by itself, and fatal errors are checked by the loop. */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
@@ -158,6 +218,14 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
     }
     pthread_mutex_init(&k->last_lock, NULL);
     rd_kafka_conf_set_log_cb(conf, sink_log_cb);
+    /* A stall shows within one statistics interval after it began, but
+     * never sooner than 5 s of silence (a busy broker can be slow). */
+    char v[32];
+    size_t vn = sizeof v;
+    long long stats_ms = 5000;
+    if (rd_kafka_conf_get(conf, "statistics.interval.ms", v, &vn) == RD_KAFKA_CONF_OK)
+        stats_ms = strtoll(v, NULL, 10);
+    k->stall_us = (stats_ms > 5000 ? stats_ms : 5000) * 1000;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);

@@ -96,9 +96,13 @@ long kafka_sink_topic_max_bytes(const kafka_topic *t);
 int kafka_sink_outstanding(kafka_sink *k);
 
 /* 1 when librdkafka's latest statistics (every statistics.interval.ms,
- * default 5000, served by kafka_sink_poll) show a broker UP, or a delivery
- * succeeded or a broker answered for a topic (kafka_sink_topic) since; 0
- * after all brokers went down. */
+ * default 5000, served by kafka_sink_poll) show a broker UP and answering,
+ * or a delivery succeeded or a broker answered for a topic
+ * (kafka_sink_topic) since; 0 after all brokers went down. A broker UP but
+ * with requests in flight at two statistics in a row, no response in
+ * between, and nothing received for the statistics interval (at least 5 s)
+ * is not answering: a network that drops packets keeps the
+ * connection up until librdkafka's request timeouts (30 s and more). */
 int kafka_sink_connected(kafka_sink *k);
 
 /* Non-zero when the producer hit a fatal error; err says which. */
