@@ -139,6 +139,22 @@ stop_agent() {
     [ "$rc" -eq 0 ] || fail "the agent exited $rc after SIGTERM"
 }
 
+# agent_ended_within SECONDS: the agent started by start_agent ends by itself
+# within SECONDS (status 1 when it is still running: the caller says what
+# that means); its exit status is then in AGENT_RC.
+AGENT_RC=""
+# shellcheck disable=SC2034 # AGENT_RC is for the scripts that source this file
+agent_ended_within() {
+    for _ in $(seq 1 $(($1 * 10))); do
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$AGENT_PID" 2>/dev/null && return 1
+    AGENT_RC=0
+    wait "$AGENT_PID" || AGENT_RC=$?
+    AGENT_PID=""
+}
+
 # consume PREFIX TOPIC: decoded messages as JSON lines (tw_consume.py).
 consume() { "$TW_PY" "$TW_SOURCE_DIR/tests/integration/tw_consume.py" "$TW_KAFKA_BOOTSTRAP" "$@"; }
 
