@@ -31,9 +31,7 @@ cleanup() {
     workload_stop >/dev/null 2>&1
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start kafka >/dev/null 2>&1 || true
     reset_statement_logging
-    drop_test_objects "$S" "$SLOT"
-    if [ -n "${TW_KEEP_DIR:-}" ]; then cp -r "$dir" "$TW_KEEP_DIR" || true; fi
-    rm -rf "$dir"
+    fault_cleanup
 }
 trap cleanup EXIT
 

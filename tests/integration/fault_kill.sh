@@ -24,13 +24,11 @@ SLOT="tw_fk_$ID"
 S="tw_fk_$ID"
 APP="tw_fk_$ID"
 dir=$(mktemp -d)
+# TW_KEEP_DIR=path keeps the logs for a post-mortem (fault_cleanup).
 cleanup() {
     workload_stop >/dev/null 2>&1
     reset_statement_logging
-    drop_test_objects "$S" "$SLOT"
-    # TW_KEEP_DIR=path keeps the logs for a post-mortem.
-    if [ -n "${TW_KEEP_DIR:-}" ]; then cp -r "$dir" "$TW_KEEP_DIR" || true; fi
-    rm -rf "$dir"
+    fault_cleanup
 }
 trap cleanup EXIT
 
@@ -59,7 +57,7 @@ for i in $(seq 1 "$KILLS"); do
     echo "--- SIGKILL $i" >>"$dir/agent.log"
 done
 note "$KILLS SIGKILLs"
-workload_stop
+workload_stop_clean
 
 start_agent "$dir/agent.log" "${AGENT_ARGS[@]}"
 wait_caught_up "$SLOT" 120

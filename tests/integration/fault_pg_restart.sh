@@ -26,9 +26,7 @@ cleanup() {
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start primary >/dev/null 2>&1 || true
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start standby >/dev/null 2>&1 || true
     reset_statement_logging
-    drop_test_objects "$S" "$SLOT"
-    if [ -n "${TW_KEEP_DIR:-}" ]; then cp -r "$dir" "$TW_KEEP_DIR" || true; fi
-    rm -rf "$dir"
+    fault_cleanup
 }
 trap cleanup EXIT
 

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# Sourced by the fault tests that need a standby of their own (after lib.sh
-# and require_services): a streaming standby of the shared primary on a free
-# port, which the test may promote or starve of WAL without disturbing the
-# shared standby other tests use at the same time; the steady workload they
-# run; their end checks (topics replayed by key against a server's tables,
-# the read-only proof on the extra standby's log).
+# Sourced by the fault tests that need a standby of their own (after lib.sh,
+# require_services and fault_lib.sh): a streaming standby of the shared
+# primary on a free port, which the test may promote or starve of WAL
+# without disturbing the shared standby other tests use at the same time.
+# The workload, the oracle and the read-only proof are fault_lib.sh's and
+# lib.sh's, given this server's DSN or log.
 #
 # It is made the way pg_basebackup -R makes one, with the server's own
 # low-level backup API (pg_backup_start / copy / pg_backup_stop, and the
@@ -23,7 +23,7 @@
 #   on the primary; never fails, safe to call twice (cleanup traps).
 # psql_extra: psql as the DBA on it.
 # The extra standby logs every statement and replication command
-# (log_statement=all), for extra_read_only_proof.
+# (log_statement=all) from its start, for assert_read_only --log=$EXTRA_LOG.
 
 # shellcheck source=../env/lib.sh
 . "$TW_SOURCE_DIR/tests/env/lib.sh"
@@ -91,17 +91,6 @@ SQL
     fail "the extra standby on :$EXTRA_PORT did not replay up to $lsn in 30 s: $(tail -n 20 "$EXTRA_LOG")"
 }
 
-# extra_wait_replay: the extra standby has replayed all the primary wrote.
-extra_wait_replay() {
-    local lsn
-    lsn=$(psql_primary -c "SELECT pg_current_wal_lsn()")
-    for _ in $(seq 1 300); do
-        [ "$(psql_extra -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && return 0
-        sleep 0.1
-    done
-    fail "the extra standby did not replay up to $lsn within 30 s"
-}
-
 extra_standby_destroy() {
     if [ -n "$EXTRA_DATA" ] && [ -d "$EXTRA_DATA" ]; then
         (tw_pg_stop "$EXTRA_DATA") >/dev/null 2>&1 || true
@@ -123,145 +112,3 @@ extra_standby_destroy() {
 # A test killed by a signal (ctest's timeout, Ctrl-C) still runs its EXIT trap.
 trap 'exit 143' TERM
 trap 'exit 130' INT
-
-# workload_start DSN SCHEMA: a steady workload in the background (about 20
-# transactions a second, one session, WORKLOAD_PID): each transaction inserts
-# into SCHEMA.items (ids from its default, a sequence), updates two random
-# rows and deletes one, and upserts or deletes a row of SCHEMA.pairs
-# (composite key). workload_stop ends it; a workload whose session failed
-# fails the test there.
-WORKLOAD_PID=""
-WORKLOAD_OUT=""
-workload_start() {
-    local dsn=$1 s=$2
-    WORKLOAD_OUT=$(mktemp)
-    (
-        while :; do
-            echo "BEGIN;
-INSERT INTO $s.items (n, t) SELECT g, 'new ' || g FROM generate_series(1, 3) g;
-UPDATE $s.items SET n = n + 1, t = 'updated ' || n WHERE id IN (SELECT id FROM $s.items ORDER BY random() LIMIT 2);
-DELETE FROM $s.items WHERE id = (SELECT id FROM $s.items ORDER BY random() LIMIT 1);
-INSERT INTO $s.pairs VALUES (floor(random() * 40)::int, 'k' || floor(random() * 3)::int, 1)
-    ON CONFLICT (a, b) DO UPDATE SET v = pairs.v + 1;
-DELETE FROM $s.pairs WHERE (a, b) = (SELECT a, b FROM $s.pairs WHERE random() < 0.05 LIMIT 1);
-COMMIT;"
-            sleep 0.05
-        done | psql "$dsn" -XAtq -v ON_ERROR_STOP=1 >"$WORKLOAD_OUT" 2>&1 &
-        # $! is psql; the loop feeding it ends at its next write after psql.
-        psql_pid=$!
-        trap 'kill -TERM $psql_pid 2>/dev/null; exit 0' TERM
-        wait "$psql_pid"
-        echo "workload session ended: status $?" >>"$WORKLOAD_OUT"
-    ) &
-    WORKLOAD_PID=$!
-}
-workload_stop() {
-    [ -n "$WORKLOAD_PID" ] || return 0
-    kill -TERM "$WORKLOAD_PID" 2>/dev/null || true
-    wait "$WORKLOAD_PID" 2>/dev/null || true
-    WORKLOAD_PID=""
-    if grep -q 'ERROR\|session ended' "$WORKLOAD_OUT"; then
-        fail "the workload failed: $(cat "$WORKLOAD_OUT")"
-    fi
-    rm -f "$WORKLOAD_OUT"
-}
-
-# fault_tables SCHEMA: the tables the workload writes, seeded, and the
-# publication SCHEMA_pub of them (create_test_schema).
-fault_tables() {
-    create_test_schema "$1" "
-CREATE TABLE $1.items (id bigserial PRIMARY KEY, n int, t text, amt numeric(12,2), b boolean);
-INSERT INTO $1.items (n, t, amt, b) SELECT g, 'seed ' || g, g / 4.0, g % 2 = 0 FROM generate_series(1, 200) g;
-CREATE TABLE $1.pairs (a int, b text, v int, PRIMARY KEY (a, b));
-INSERT INTO $1.pairs SELECT g, 'k' || (g % 3), g FROM generate_series(1, 40) g;"
-}
-
-# oracle_tables PREFIX SCHEMA DSN [--from-new-snapshot]: every table's topic
-# PREFIX.SCHEMA.<table>, read with tw_consume.py (confluent-kafka and
-# fastavro, not Tidewater's decoder), replayed by key by snapshot_oracle.py
-# (latest envelope per key; deletes and tombstones remove it) equals the
-# table on the server DSN (full rows). --from-new-snapshot replays from the
-# table's last snapshot start (the row marked first or
-# first_in_data_collection), as README tells consumers to do when a new
-# snapshot replaces what they had. ORACLE_SUMMARY holds the results.
-ORACLE_SUMMARY=""
-oracle_tables() {
-    local prefix=$1 s=$2 dsn=$3 from_new=${4:-} t key cols out
-    ORACLE_SUMMARY=""
-    out=$(mktemp -d)
-    for t in items pairs; do
-        case $t in
-        items) key="'id', id" cols="id, n, t, amt::text AS amt, b" ;;
-        pairs) key="'a', a, 'b', b" cols="a, b, v" ;;
-        esac
-        psql "$dsn" -XAtq -v ON_ERROR_STOP=1 \
-            -c "SELECT row_to_json(r) FROM (SELECT json_build_object($key)::text AS _key, $cols FROM $s.$t) r" \
-            >"$out/$t.table.jsonl" || fail "cannot read $s.$t from $dsn"
-        consume "$prefix" "$prefix.$s.$t" >"$out/$t.topic.jsonl" || fail "cannot read topic $prefix.$s.$t"
-        if [ -n "$from_new" ]; then
-            "$TW_PY" - "$out/$t.topic.jsonl" >"$out/$t.replay.jsonl" <<'PY'
-import json, sys
-lines = open(sys.argv[1]).read().splitlines()
-marks = [i for i, l in enumerate(lines)
-         if ((json.loads(l).get("value") or {}).get("source") or {}).get("snapshot")
-         in ("first", "first_in_data_collection")]
-if not marks:
-    sys.exit("no snapshot start (first / first_in_data_collection) in the topic")
-print("\n".join(lines[marks[-1]:]))
-PY
-        else
-            cp "$out/$t.topic.jsonl" "$out/$t.replay.jsonl"
-        fi
-        "$TW_PY" "$TW_SOURCE_DIR/tests/integration/snapshot_oracle.py" replay \
-            "$out/$t.table.jsonl" "$out/$t.replay.jsonl" >"$out/$t.oracle" 2>&1 ||
-            fail "topic $prefix.$s.$t replayed by key differs from the table on ${dsn%% password=*}:
-$(cat "$out/$t.oracle")"
-        ORACLE_SUMMARY="$ORACLE_SUMMARY$t ($(wc -l <"$out/$t.topic.jsonl") messages): $(tr '\n' ' ' <"$out/$t.oracle"); "
-    done
-    rm -rf "$out"
-}
-
-# extra_read_only_proof [--drop-slot=SLOT] APP MIN [COMMAND...]: every
-# statement and replication command the sessions with application_name APP
-# sent to the extra standby (its log: log_statement=all,
-# log_replication_commands=on) is a read, as read_only.sh proves for the
-# shared servers; at least MIN of them, among them each COMMAND (a prefix).
-# --drop-slot also allows dropping Tidewater's own slot SLOT (what
-# snapshot.mode=when_needed does to an invalidated one). Sets RO_COUNT.
-RO_COUNT=0
-extra_read_only_proof() {
-    local own_drop='' statements cmd bad allowed
-    case "$1" in --drop-slot=*) own_drop="|DROP_REPLICATION_SLOT \"${1#--drop-slot=}\"$" && shift ;; esac
-    local app=$1 min=$2
-    shift 2
-    sleep 0.5 # the server's last log lines
-    statements=$(grep -aF "app=$app " "$EXTRA_LOG" |
-        sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p')
-    RO_COUNT=$(printf '%s\n' "$statements" | grep -c . || true)
-    [ "$RO_COUNT" -ge "$min" ] || fail "expected at least $min logged statements from $app, found $RO_COUNT"
-    for cmd in "$@"; do
-        printf '%s\n' "$statements" | grep -q "^$cmd" || fail "$cmd was not among $app's statements"
-    done
-    # The allow-list of read_only.sh.
-    allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$|LOCK TABLE [^ ]+ IN ACCESS SHARE MODE$'"$own_drop)"
-    bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
-    [ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
-$bad"
-}
-
-# oracle_self_test PREFIX SCHEMA DSN WRITE_DSN [--from-new-snapshot]: with
-# the agent stopped, one row changed behind its back (on WRITE_DSN, the
-# primary of DSN's server or that server itself) must make oracle_tables
-# fail with exactly that row different: a check that cannot fail proves
-# nothing.
-oracle_self_test() {
-    local prefix=$1 s=$2 dsn=$3 write_dsn=$4 out rc=0
-    psql "$write_dsn" -XAtq -v ON_ERROR_STOP=1 \
-        -c "UPDATE $s.items SET t = 'oracle self-test' WHERE id = (SELECT min(id) FROM $s.items)" >/dev/null
-    [ "$write_dsn" = "$dsn" ] || extra_wait_replay
-    out=$( (oracle_tables "$prefix" "$s" "$dsn" "${5:-}") 2>&1) || rc=$?
-    case "$rc $out" in
-    "1 "*"0 missing, 0 extra, 1 different"*) ;;
-    *) fail "the oracle did not see a row updated behind the agent's back (exit $rc): $out" ;;
-    esac
-}

@@ -2,8 +2,9 @@
 # The fault tests' steady workload: small insert/update/delete transactions
 # on the three tables fault_lib.sh creates in SCHEMA (items: keyed, many
 # column types; pairs: composite key, updates that change the key; nokey: no
-# key, REPLICA IDENTITY FULL, duplicate rows), on the primary, about
-# TXNS_PER_S transactions a second, until SIGTERM.
+# key, REPLICA IDENTITY FULL, duplicate rows), on the server DSN (the
+# primary, or a standby promoted in its place), about TXNS_PER_S
+# transactions a second, until SIGTERM.
 #
 #   fault_workload.sh DSN SCHEMA TXNS_PER_S SEED
 #
@@ -12,8 +13,10 @@
 # that fails is rolled back and is simply not part of the tables); a lost
 # connection (a restarted primary) ends the session and the next second's
 # batch connects again. New keys come from a counter seeded by SEED, so they
-# never collide with the seed rows or each other. On SIGTERM it prints
-# `workload: batches=N failed_batches=N txns=N` (txns sent, committed or not).
+# never collide with the seed rows or each other: [(SEED+1)*10^6,
+# (SEED+2)*10^6). On SIGTERM it prints
+# `workload: batches=N failed_batches=N txns=N sql_errors=N` (txns sent,
+# committed or not; sql_errors: the ERROR lines of the sessions).
 set -uo pipefail
 [ $# -eq 4 ] || { echo "usage: fault_workload.sh DSN SCHEMA TXNS_PER_S SEED" >&2; exit 2; }
 DSN=$1 S=$2 RATE=$3 SEED=$4
@@ -21,13 +24,15 @@ case "$RATE" in '' | *[!0-9]* | 0) echo "fault_workload.sh: TXNS_PER_S must be a
 case "$SEED" in '' | *[!0-9]*) echo "fault_workload.sh: SEED must be a non-negative integer, not '$SEED'" >&2; exit 2 ;; esac
 RANDOM=$SEED
 next=$(((SEED % 1000 + 1) * 1000000)) # keys of this run: above the seed rows (< 1000000)
-batches=0 failed=0 txns=0 psql_pid=""
+batches=0 failed=0 txns=0 errors=0 psql_pid=""
+errfile=$(mktemp)
 # One sleep between transactions: a second's worth spread evenly.
 pause=$(awk -v r="$RATE" 'BEGIN { printf "%.4f", 1 / r }')
 
 finish() {
     [ -n "$psql_pid" ] && kill "$psql_pid" 2>/dev/null
-    echo "workload: batches=$batches failed_batches=$failed txns=$txns"
+    rm -f "$errfile"
+    echo "workload: batches=$batches failed_batches=$failed txns=$txns sql_errors=$errors"
     exit 0
 }
 trap finish TERM INT
@@ -93,9 +98,10 @@ txn() {
 while :; do
     batch=""
     for _ in $(seq 1 "$RATE"); do txn; done
-    psql "$DSN" -Xq -v ON_ERROR_STOP=0 >/dev/null 2>&1 <<<"$batch" &
+    psql "$DSN" -Xq -v ON_ERROR_STOP=0 >/dev/null 2>"$errfile" <<<"$batch" &
     psql_pid=$!
     wait "$psql_pid" || { failed=$((failed + 1)); sleep 0.5; }
     psql_pid=""
+    errors=$((errors + $(grep -c 'ERROR:' "$errfile")))
     batches=$((batches + 1))
 done

@@ -29,19 +29,29 @@ require_services() {
 psql_primary() { psql "$TW_PG_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 psql_standby() { psql "$TW_PG_STANDBY_SUPERUSER_DSN" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
-# Waits until the standby has replayed everything the primary has written,
-# so catalog changes made on the primary are visible on the standby.
-wait_standby_replay() {
+# dsn_port DSN: the port= of a connection string, for messages (never the
+# whole string, which holds a password).
+dsn_port() {
+    local p=${1#*port=}
+    echo "${p%% *}"
+}
+
+# wait_replayed DSN: the standby DSN (as the DBA) has replayed everything the
+# primary has written so far, so that what was done on the primary (catalog
+# changes too) is visible there; fails the test after 30 s.
+wait_replayed() {
     local target
     target=$(psql_primary -c "SELECT pg_current_wal_lsn()")
     for _ in $(seq 1 300); do
-        if [ "$(psql_standby -c "SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn")" = t ]; then
+        if [ "$(psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn")" = t ]; then
             return 0
         fi
         sleep 0.1
     done
-    fail "standby did not replay up to $target within 30 s"
+    fail "the standby on port $(dsn_port "$1") did not replay up to $target within 30 s"
 }
+# wait_standby_replay: wait_replayed for the shared standby.
+wait_standby_replay() { wait_replayed "$TW_PG_STANDBY_SUPERUSER_DSN"; }
 
 # Runs `tidewater check` against the standby with the test services; extra
 # arguments (--set k=v) come last and so win. Output goes to $CHECK_OUT, the
@@ -129,6 +139,22 @@ stop_agent() {
     [ "$rc" -eq 0 ] || fail "the agent exited $rc after SIGTERM"
 }
 
+# agent_ended_within SECONDS: the agent started by start_agent ends by itself
+# within SECONDS (status 1 when it is still running: the caller says what
+# that means); its exit status is then in AGENT_RC.
+AGENT_RC=""
+# shellcheck disable=SC2034 # AGENT_RC is for the scripts that source this file
+agent_ended_within() {
+    for _ in $(seq 1 $(($1 * 10))); do
+        kill -0 "$AGENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$AGENT_PID" 2>/dev/null && return 1
+    AGENT_RC=0
+    wait "$AGENT_PID" || AGENT_RC=$?
+    AGENT_PID=""
+}
+
 # consume PREFIX TOPIC: decoded messages as JSON lines (tw_consume.py).
 consume() { "$TW_PY" "$TW_SOURCE_DIR/tests/integration/tw_consume.py" "$TW_KAFKA_BOOTSTRAP" "$@"; }
 
@@ -178,16 +204,19 @@ drop_test_objects() {
     psql_primary -c "DROP PUBLICATION IF EXISTS ${1}_pub" -c "DROP SCHEMA IF EXISTS $1 CASCADE" >/dev/null 2>&1 || true
 }
 
-# slot_flushed_past SLOT LSN: the standby slot's confirmed_flush_lsn >= LSN.
+# slot_flushed_past SLOT LSN [DSN]: the slot's confirmed_flush_lsn >= LSN on
+# the server DSN (as the DBA; default the shared standby).
 slot_flushed_past() {
-    [ "$(psql_standby -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
+    [ "$(psql "${3:-$TW_PG_STANDBY_SUPERUSER_DSN}" -XAtq -v ON_ERROR_STOP=1 \
+        -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
 }
 
-# wait_slot_flushed_past SLOT LSN SECONDS: polls every 0.25 s; fails (status 1)
-# when the slot has not got there in time. The caller says what that means.
+# wait_slot_flushed_past SLOT LSN SECONDS [DSN]: polls every 0.25 s; fails
+# (status 1) when the slot has not got there in time. The caller says what
+# that means.
 wait_slot_flushed_past() {
     for _ in $(seq 1 $(($3 * 4))); do
-        slot_flushed_past "$1" "$2" && return 0
+        slot_flushed_past "$1" "$2" "${4:-}" && return 0
         sleep 0.25
     done
     return 1
@@ -220,31 +249,52 @@ reset_statement_logging() {
         -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
 
-# assert_read_only APP MIN [COMMAND...]: since log_all_statements, the
-# sessions with application_name APP sent at least MIN statements, among them
-# each COMMAND (a prefix, e.g. START_REPLICATION), and every one is a read:
-# SELECT, SHOW, or a replication command that reads WAL or manages
+# assert_read_only [--log=FILE]... [--allow=ERE]... APP MIN [COMMAND...]: the
+# sessions with application_name APP sent at least MIN statements, among
+# them each COMMAND (a prefix, e.g. START_REPLICATION), and every one is a
+# read: SELECT, SHOW, or a replication command that reads WAL or manages
 # Tidewater's own logical slot, or the snapshot's (SET TRANSACTION SNAPSHOT,
 # LOCK TABLE … IN ACCESS SHARE MODE, COPY (SELECT …) TO STDOUT). A
 # statement spanning lines is judged by its first line, which holds the
-# verb. Sets RO_COUNT.
+# verb. The statements are read from the shared servers' logs since
+# log_all_statements, or, with --log, from the whole of each FILE: the log
+# of a server of the test's own that logged every statement and replication
+# command from its start (tests/env/lib.sh's servers log the latter and the
+# application_name; log_statement=all is the test's to set). Each --allow
+# adds ERE, matching a whole statement, to the allow-list: e.g. the
+# DROP_REPLICATION_SLOT of the agent's own slot that snapshot.mode=
+# when_needed sends for an invalidated one. Sets RO_COUNT.
 RO_COUNT=0
 assert_read_only() {
-    local app=$1 min=$2 statements cmd bad
+    local logs=() more='' app min statements cmd bad allowed
+    while :; do
+        case "${1:-}" in
+        --log=*) logs+=("${1#--log=}") ;;
+        --allow=*) more="$more|(${1#--allow=})\$" ;;
+        *) break ;;
+        esac
+        shift
+    done
+    app=$1 min=$2
     shift 2
     sleep 0.5 # let the servers write their last log lines
-    statements=$( (tail -n +"$((RO_PRIMARY_START + 1))" "$TW_PG_PRIMARY_LOG"
-        tail -n +"$((RO_STANDBY_START + 1))" "$TW_PG_STANDBY_LOG") |
-        grep -aF "app=$app " |
-        sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p')
+    statements=$(
+        if [ ${#logs[@]} -eq 0 ]; then
+            tail -n +"$((RO_PRIMARY_START + 1))" "$TW_PG_PRIMARY_LOG"
+            tail -n +"$((RO_STANDBY_START + 1))" "$TW_PG_STANDBY_LOG"
+        else
+            cat -- "${logs[@]}"
+        fi | { grep -aF "app=$app " || true; } |
+            sed -n -e 's/.*LOG:  statement: //p' -e 's/.*LOG:  received replication command: //p'
+    )
     RO_COUNT=$(printf '%s\n' "$statements" | grep -c . || true)
     [ "$RO_COUNT" -ge "$min" ] || fail "expected at least $min logged statements from $app, found $RO_COUNT:
 $statements"
     for cmd in "$@"; do
         printf '%s\n' "$statements" | grep -q "^$cmd" ||
-            fail "the replication command $cmd was not logged; log_replication_commands not in effect?"
+            fail "$cmd was not among the statements logged from $app; log_statement=all and log_replication_commands=on not in effect?"
     done
-    local allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$|LOCK TABLE [^ ]+ IN ACCESS SHARE MODE$)'
+    allowed='^(SELECT|SHOW|IDENTIFY_SYSTEM|TIMELINE_HISTORY|READ_REPLICATION_SLOT|START_REPLICATION SLOT [^ ]+ LOGICAL|CREATE_REPLICATION_SLOT [^ ]+ (TEMPORARY )?LOGICAL|BEGIN( TRANSACTION)? ISOLATION LEVEL REPEATABLE READ READ ONLY|COMMIT|ROLLBACK|COPY \(SELECT .*\) TO STDOUT$|SET TRANSACTION SNAPSHOT .[0-9A-F-]+.$|LOCK TABLE [^ ]+ IN ACCESS SHARE MODE$'"$more)"
     bad=$(printf '%s\n' "$statements" | grep -Ev "$allowed" || true)
     [ -z "$bad" ] || fail "Tidewater sent statements that are not reads:
 $bad"

@@ -5,6 +5,7 @@ usage: snapshot_oracle.py replay TABLE_DUMP CONSUMED [--keyless] [--no-r]
                                  [--only-r] [--save FILE]
        snapshot_oracle.py same FILE1 FILE2
        snapshot_oracle.py run BOOTSTRAP PREFIX DSN SCHEMA [--timeout S]
+                             [--from-latest-snapshot]
 
 TABLE_DUMP: one JSON object per line, the table's rows as the primary has
 them (psql: SELECT row_to_json(...)), with a column "_key" holding the key
@@ -20,8 +21,9 @@ Exit 0 when equal; otherwise prints the first differences and exits 1.
 `run` is the whole-run oracle of the fault tests: it reads every data topic
 PREFIX.SCHEMA.<table> from the beginning itself (confluent-kafka and fastavro,
 through tw_consume.py, not Tidewater's own decoder), replays the envelopes,
-and compares the result with every table of SCHEMA read from the primary
-(DSN, full rows, values converted to the Avro forms tw_consume.py prints).
+and compares the result with every table of SCHEMA read from the server DSN
+(the truth: the primary, or a standby promoted in its place; full rows,
+values converted to the Avro forms tw_consume.py prints).
 Replay: per topic in offset order; c/u/r set the key's row to `after`, d and
 tombstones remove it; a table's snapshot row marked first or
 first_in_data_collection starts that table over (a new snapshot replaces
@@ -31,16 +33,23 @@ value. Keyless tables (null key; REPLICA IDENTITY FULL gives
 `after`, d removes one `before`; a change seen before (a duplicate, see
 below) is applied once, as a consumer of such a table must (replaying a
 keyed topic's republished tail again is harmless).
+--from-latest-snapshot: each topic is read from its table's latest snapshot
+start on (the last row marked first or first_in_data_collection), as README
+tells consumers to do when a new snapshot replaces what they had (a slot
+made again by snapshot.mode=when_needed); what comes before is left out of
+every figure, and a topic with messages but no snapshot start fails.
 It prints one line
   oracle: missing=N wrong=N duplicates=N extra=N gaps=N messages=N rows=N
-missing: primary rows the replay lacks; wrong: keys whose replayed row differs;
-extra: replayed rows the primary lacks; duplicates: messages whose
+missing: the server's rows the replay lacks; wrong: keys whose replayed row
+differs; extra: replayed rows the server lacks; duplicates: messages whose
 (topic, tidewater.lsn, tidewater.seq) was already seen (legal after a crash
 under at-least-once: counted, not failed); gaps: positions missing inside a
 transaction (tidewater.seq runs 0..n-1 over its changes), each a change lost
-even if a later one hid it. Then details of the first differences. Exit 1 when
-missing, wrong, extra or gaps is not 0, or a snapshot row follows a streamed
-change in a topic or a change cannot be applied (counted as wrong).
+even if a later one hid it. With --from-latest-snapshot the line ends with
+skipped=N, the messages before the latest snapshot starts. Then details of
+the first differences. Exit 1 when missing, wrong, extra or gaps is not 0,
+or a snapshot row follows a streamed change in a topic or a change cannot be
+applied (counted as wrong), or a snapshot start is missing.
 """
 import collections
 import datetime
@@ -107,7 +116,7 @@ def replay(path, keyless, counts):
 
 # ---- run: the whole-run oracle ----
 
-# How each PostgreSQL type is read from the primary so that it compares
+# How each PostgreSQL type is read from the server so that it compares
 # with tw_consume.py's decoding of its Avro form; other types as text.
 DUMP_EXPR = {
     "bool": "{}", "int2": "{}", "int4": "{}", "int8": "{}", "float8": "{}",
@@ -177,7 +186,7 @@ def canon(cols, values):
 
 
 def pg_rows(dsn, schema, table, cols, key):
-    """The primary's rows: {key text: row text}, or a Counter of row texts."""
+    """The server's rows: {key text: row text}, or a Counter of row texts."""
     exprs = ", ".join(DUMP_EXPR.get(t, "{}::text").format(ident(c)) + " AS " + ident(c)
                       for c, t in cols)
     rows = psql(dsn, f"SELECT row_to_json(r) FROM (SELECT {exprs} FROM "
@@ -230,14 +239,14 @@ def replay_topic(msgs, cols, key, report):
     return state if key else +state
 
 
-def run_oracle(bootstrap, prefix, dsn, schema, timeout):
+def run_oracle(bootstrap, prefix, dsn, schema, timeout, from_latest):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import tw_consume
     from confluent_kafka import Consumer
 
     tables = pg_tables(dsn, schema)
     if not tables:
-        raise SystemExit(f"schema {schema} has no tables on the primary")
+        raise SystemExit(f"schema {schema} has no tables on the server")
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tw-oracle"})
     topics = set(c.list_topics(timeout=timeout).topics)
     c.close()
@@ -247,6 +256,7 @@ def run_oracle(bootstrap, prefix, dsn, schema, timeout):
     seen, txns = set(), collections.defaultdict(set)
     out = {"missing": 0, "wrong": 0, "duplicates": 0, "extra": 0, "gaps": 0,
            "messages": 0, "rows": 0}
+    skipped = no_start = 0
     for table, (cols, key) in sorted(tables.items()):
         topic = f"{prefix}.{schema}.{table}"
         want = pg_rows(dsn, schema, table, cols, key)
@@ -261,6 +271,17 @@ def run_oracle(bootstrap, prefix, dsn, schema, timeout):
                                                         h.get("tidewater.schema.value"))})
         elif want:
             report["details"].append(f"no topic {topic} for the {len(want)} rows of {table}")
+        if from_latest and msgs:
+            starts = [i for i, m in enumerate(msgs)
+                      if m["value"] and m["value"]["op"] == "r"
+                      and m["value"]["source"]["snapshot"] in ("first", "first_in_data_collection")]
+            if not starts:
+                no_start += 1
+                report["details"].append(f"{topic}: no snapshot start (first or "
+                                         f"first_in_data_collection) among {len(msgs)} messages")
+            else:
+                skipped += starts[-1]
+                msgs = msgs[starts[-1]:]
         out["messages"] += len(msgs)
         for m in msgs:
             ident_ = (topic, m["headers"].get("tidewater.lsn"), m["headers"].get("tidewater.seq"))
@@ -286,7 +307,7 @@ def run_oracle(bootstrap, prefix, dsn, schema, timeout):
         out["wrong"] += len(wrong)
         report["details"] += [f"{table}: missing {k}: {want[k]}" for k in missing[:3]]
         report["details"] += [f"{table}: extra {k}: {got[k]}" for k in extra[:3]]
-        report["details"] += [f"{table}: different {k}:\n  primary {want[k]}\n  replay  {got[k]}"
+        report["details"] += [f"{table}: different {k}:\n  server {want[k]}\n  replay {got[k]}"
                               for k in wrong[:3]]
     for lsn, seqs in txns.items():
         if len(seqs) != max(seqs) + 1:
@@ -295,18 +316,30 @@ def run_oracle(bootstrap, prefix, dsn, schema, timeout):
                 report["details"].append(f"commit {lsn}: seq {sorted(set(range(max(seqs) + 1)) - seqs)[:5]} missing")
     out["wrong"] += report["unapplied"]
     print("oracle: " + " ".join(f"{k}={v}" for k, v in out.items()) +
-          f" transactions={len(txns)} snapshot_rows_after_changes={report['r_after_change']}")
+          f" transactions={len(txns)} snapshot_rows_after_changes={report['r_after_change']}" +
+          (f" skipped={skipped}" if from_latest else ""))
     for d in report["details"][:20]:
         print(d)
-    bad = out["missing"] or out["wrong"] or out["extra"] or out["gaps"] or report["r_after_change"]
+    bad = (out["missing"] or out["wrong"] or out["extra"] or out["gaps"] or report["r_after_change"]
+           or no_start)
     sys.exit(1 if bad else 0)
 
 
 def main():
     if sys.argv[1] == "run":
-        if len(sys.argv) not in (6, 8) or (len(sys.argv) == 8 and sys.argv[6] != "--timeout"):
-            raise SystemExit("usage: snapshot_oracle.py run BOOTSTRAP PREFIX DSN SCHEMA [--timeout S]")
-        run_oracle(*sys.argv[2:6], float(sys.argv[7]) if len(sys.argv) == 8 else 20)
+        usage = ("usage: snapshot_oracle.py run BOOTSTRAP PREFIX DSN SCHEMA [--timeout S] "
+                 "[--from-latest-snapshot]")
+        if len(sys.argv) < 6:
+            raise SystemExit(usage)
+        timeout, from_latest, opts = 20.0, False, sys.argv[6:]
+        while opts:
+            if opts[0] == "--timeout" and len(opts) > 1:
+                timeout, opts = float(opts[1]), opts[2:]
+            elif opts[0] == "--from-latest-snapshot":
+                from_latest, opts = True, opts[1:]
+            else:
+                raise SystemExit(f"snapshot_oracle.py run: unknown option {opts[0]!r}; {usage}")
+        run_oracle(*sys.argv[2:6], timeout, from_latest)
         return
     if sys.argv[1] == "same":
         a = [json.loads(l) for l in open(sys.argv[2])]
