@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 /* Applied before the user's kafka.* keys, which override them. */
 /* clang-format off */
@@ -41,7 +42,9 @@ static const char *const producer_defaults[] = {
 struct kafka_topic {
     char *name;
     rd_kafka_topic_t *rkt;
-    long max_bytes; /* the largest message it takes (kafka_sink_topic()) */
+    long max_bytes;    /* the largest message it takes (kafka_sink_topic()) */
+    long topic_max;    /* the topic's max.message.bytes (on the wire: compressed), -1 unknown */
+    long producer_max; /* the producer's message.max.bytes (uncompressed) */
     struct kafka_topic *next;
 };
 
@@ -51,6 +54,7 @@ struct kafka_sink {
     kafka_delivery_fn on_delivery;
     void *app;
     kafka_topic *topics; /* few (one per table): a list is enough */
+    int compressed;      /* compression.codec is not none: see too_big() */
     int connected;       /* see kafka_sink_connected() */
     /* librdkafka's last error line (a broker refusing our credentials, a
      * certificate we reject), written from its threads. Cleared before a
@@ -226,6 +230,9 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
     if (rd_kafka_conf_get(conf, "statistics.interval.ms", v, &vn) == RD_KAFKA_CONF_OK)
         stats_ms = strtoll(v, NULL, 10);
     k->stall_us = (stats_ms > 5000 ? stats_ms : 5000) * 1000;
+    vn = sizeof v;
+    k->compressed = rd_kafka_conf_get(conf, "compression.codec", v, &vn) != RD_KAFKA_CONF_OK ||
+                    strcmp(v, "none") != 0;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
@@ -436,16 +443,60 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
     k->topics = t;
     k->connected = 1; /* a broker just answered for it */
     char why[512];
-    long broker = topic_max_message_bytes(k, name, why, sizeof why);
-    t->max_bytes = producer_max_bytes(k);
-    if (broker < 0)
+    t->topic_max = topic_max_message_bytes(k, name, why, sizeof why);
+    t->max_bytes = t->producer_max = producer_max_bytes(k);
+    if (t->topic_max < 0)
         tw_info("kafka",
                 "cannot read max.message.bytes of topic '%s' (%s): messages are checked against "
                 "the producer's message.max.bytes (%ld) only",
                 name, why, t->max_bytes);
-    else if (broker < t->max_bytes)
-        t->max_bytes = broker;
+    else if (t->topic_max < t->max_bytes)
+        t->max_bytes = t->topic_max;
     return t;
+}
+
+/* Rare path: a message over max_bytes before compression. The producer's
+ * limit applies to it as it is; the topic's limit applies to the batch the
+ * broker receives, compressed, so with compression on the value and key are
+ * compressed here with zstd at level 1 to estimate that (a single message
+ * this large travels in a batch of its own). The broker's delivery report
+ * stays the last word for what the estimate lets through. Returns 1 (err
+ * set) when the message is too large. */
+static int too_big(kafka_sink *k, const kafka_topic *t, const void *key, size_t keylen,
+                   const void *value, size_t valuelen, size_t size, char *err, size_t errsize)
+{
+    if (t->producer_max > 0 && size > (size_t)t->producer_max) {
+        snprintf(err, errsize,
+                 "message of %zu bytes (key %zu bytes, value %zu bytes, with headers and record "
+                 "overhead) is larger than the producer's message.max.bytes (%ld) for topic '%s'",
+                 size, keylen, value ? valuelen : 0, t->producer_max, t->name);
+        return 1;
+    }
+    size_t wire = size;
+    if (k->compressed) {
+        size_t plain = keylen + (value ? valuelen : 0);
+        size_t bound = ZSTD_compressBound(plain);
+        char *tmp = malloc(plain + bound);
+        if (!tmp)
+            return 0; /* cannot tell: the broker decides */
+        if (keylen)
+            memcpy(tmp, key, keylen);
+        if (value && valuelen)
+            memcpy(tmp + keylen, value, valuelen);
+        size_t c = ZSTD_compress(tmp + plain, bound, tmp, plain, 1);
+        free(tmp);
+        if (ZSTD_isError(c))
+            return 0;
+        wire = size - plain + c;
+    }
+    if (wire <= (size_t)t->topic_max)
+        return 0;
+    snprintf(err, errsize,
+             "message of %zu bytes (key %zu bytes, value %zu bytes, with headers and record "
+             "overhead; about %zu bytes compressed) is larger than topic '%s' takes (its "
+             "max.message.bytes is %ld)",
+             size, keylen, value ? valuelen : 0, wire, t->name, t->topic_max);
+    return 1;
 }
 
 /* The header values are written for every message: by hand, since
@@ -490,14 +541,9 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
         size += 20 + 2 + strlen(h->key_schema);
     if (h->value_schema && value)
         size += 22 + 2 + strlen(h->value_schema);
-    if (t->max_bytes > 0 && size > (size_t)t->max_bytes) {
-        snprintf(err, errsize,
-                 "message of %zu bytes (key %zu bytes, value %zu bytes, with headers and record "
-                 "overhead) is larger than topic '%s' takes (%ld bytes: the smaller of the "
-                 "topic's max.message.bytes and the producer's message.max.bytes)",
-                 size, keylen, value ? valuelen : 0, t->name, t->max_bytes);
+    if (t->max_bytes > 0 && size > (size_t)t->max_bytes &&
+        too_big(k, t, key, keylen, value, valuelen, size, err, errsize))
         return KAFKA_SINK_TOOBIG;
-    }
     char lsn[24], xid[24], seq[24];
     size_t hi = put_hex(lsn, (uint32_t)(h->commit_lsn >> 32));
     lsn[hi] = '/';
