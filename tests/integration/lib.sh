@@ -95,10 +95,6 @@ $CHECK_OUT"
 
 TW_PY="$TW_SOURCE_DIR/.cache/venv/bin/python"
 
-# Agents the tests start serve HTTP on an ephemeral port unless a test sets
-# http.listen itself: the default 127.0.0.1:8080 may be taken on the machine.
-export TIDEWATER_HTTP_LISTEN=${TIDEWATER_HTTP_LISTEN:-127.0.0.1:0}
-
 # start_agent LOG [--set k=v...]: `tidewater run` in the background against
 # the standby; AGENT_PID holds its pid. While the slot is being created the
 # primary logs standby snapshots (the DBA's one-time step), and the function

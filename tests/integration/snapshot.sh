@@ -139,7 +139,8 @@ kill9_agent() {
 }
 
 base=(--set "source.conninfo=$TW_PG_STANDBY_DSN" --set "source.publication=${S}_pub"
-    --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set status.interval.ms=500)
+    --set "kafka.bootstrap.servers=$TW_KAFKA_BOOTSTRAP" --set status.interval.ms=500
+    --set http.listen=127.0.0.1:0)
 
 # ---- a. snapshot under a workload, SIGKILL in the middle, resume ----
 PORT=$((20000 + RANDOM % 20000))
