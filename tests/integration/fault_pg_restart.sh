@@ -62,7 +62,10 @@ sleep 3
 changes_flow 60
 note "changes flow again after the standby's restart"
 
-# b. The primary.
+# b. The primary. (Reconnecting after the standby's restart may itself take
+# more than one attempt while the standby is still starting up; the primary's
+# restart must add none.)
+restarts_before=$(grep -c 'restarting in' "$AGENT_LOG" || true)
 standby_log_start=$(wc -l <"$TW_PG_STANDBY_LOG")
 ctl restart primary
 note "primary restarted"
@@ -71,7 +74,8 @@ changes_flow 60
 tail -n +"$((standby_log_start + 1))" "$TW_PG_STANDBY_LOG" | grep -aq 'started streaming WAL from primary' ||
     fail "the standby's log does not show its WAL receiver connecting again"
 restarts=$(grep -c 'restarting in' "$AGENT_LOG" || true)
-[ "$restarts" -eq 1 ] || fail "the agent restarted $restarts times; only the standby's restart should make it"
+[ "$restarts" -eq "$restarts_before" ] ||
+    fail "the agent restarted $((restarts - restarts_before)) time(s) after the primary's restart; only the standby's should make it"
 note "changes flow again after the primary's restart"
 workload_stop
 grep -q 'failed_batches=0' "$dir/workload.out" &&
