@@ -89,6 +89,10 @@ static void parse_error(const char *conninfo, const char *perr, char *err, size_
         if (end) {
             size_t qlen = (size_t)(end - p - 1);
             int show = (qlen == 1 && p[1] == '=') || is_conninfo_keyword(p + 1, qlen);
+            /* A password may itself hold a '"': withhold up to the message's
+             * last quote, not the next one. */
+            if (!show)
+                end = strrchr(p + 1, '"');
             len += (size_t)snprintf(err + len, errsize - len, "\"%.*s\"", show ? (int)qlen : 10,
                                     show ? p + 1 : "(withheld)");
             len = len < errsize ? len : errsize - 1;

@@ -1129,8 +1129,14 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
         int opi = op == 'c' ? TW_OP_C : op == 'u' ? TW_OP_U : op == 'd' ? TW_OP_D : TW_OP_T;
         atomic_fetch_add(&tm->changes[opi], 1);
     }
-    if (rc == P_OK && tombstone && p->tombstones && r->nkey > 0)
+    if (rc == P_OK && tombstone && p->tombstones && r->nkey > 0) {
         rc = produce(p, r, &p->key, NULL);
+        if (rc == P_OVERSIZE) { /* a limit lowered between the two */
+            tw_error("pipeline", "tombstone of table %s.%s: %s", r->nspname, r->relname,
+                     p->oversize_err);
+            rc = P_FATAL;
+        }
+    }
     return rc;
 }
 
