@@ -104,6 +104,35 @@ static void add_last_error(kafka_sink *k, char *err, size_t errsize)
     pthread_mutex_unlock(&k->last_lock);
 }
 
+static int too_big(kafka_sink *k, const kafka_topic *t, const void *key, size_t keylen,
+                   const void *value, size_t valuelen, size_t size, char *err, size_t errsize);
+static size_t record_size(size_t keylen, size_t valuelen, const char *key_schema,
+                          const char *value_schema);
+
+/* The broker refused a message "for its size": it checks whole batches, so
+ * that is this message's fault only when it alone is over the topic's
+ * limit (1, why says so). Otherwise (0) it shared a batch the producer
+ * made larger than the topic takes, and why names the setting to lower. */
+static int alone_too_large(kafka_sink *k, const rd_kafka_message_t *m, char *why, size_t whysize)
+{
+    const kafka_topic *t = k->topics;
+    while (t && t->rkt != m->rkt)
+        t = t->next;
+    if (!t)
+        return 1; /* not ours to judge: take the broker's word */
+    /* the schema headers' exact lengths do not matter at this scale */
+    size_t size =
+        record_size(m->key_len, m->len, m->key ? "-" : NULL, m->payload ? "-" : NULL) + 2 * 34;
+    if (too_big(k, t, m->key, m->key_len, m->payload, m->len, size, why, whysize))
+        return 1;
+    snprintf(why, whysize,
+             "the broker refused a batch to topic '%s' for its size (its max.message.bytes is "
+             "%ld) although this message of %zu bytes fits: lower kafka.batch.size to %ld or "
+             "less",
+             t->name, t->topic_max, m->len + m->key_len, t->topic_max);
+    return 0;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -113,12 +142,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, 1, 0, "");
         return;
     }
-    char why[512];
-    snprintf(why, sizeof why, "message of %zu bytes (key %zu bytes) to topic '%s': %s",
-             m->len + m->key_len, m->key_len, m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
-             rd_kafka_err2str(m->err));
-    k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, 0,
-                   m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, why);
+    char why[768];
+    int too_large = 0;
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        too_large = alone_too_large(k, m, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "message of %zu bytes (key %zu bytes) to topic '%s': %s",
+                 m->len + m->key_len, m->key_len, m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                 rd_kafka_err2str(m->err));
+    k->on_delivery(k->app, (uint64_t)(uintptr_t)m->_private, 0, too_large, why);
 }
 
 /* Whether broker nodeid, with rx responses so far and requests in flight
@@ -452,14 +484,39 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
                 name, why, t->max_bytes);
     else if (t->topic_max < t->max_bytes)
         t->max_bytes = t->topic_max;
+    char bs[32];
+    size_t bn = sizeof bs;
+    if (t->topic_max > 0 &&
+        rd_kafka_conf_get(rd_kafka_conf(k->rk), "batch.size", bs, &bn) == RD_KAFKA_CONF_OK &&
+        strtol(bs, NULL, 10) > t->topic_max)
+        tw_warn("kafka",
+                "topic '%s' takes batches of at most %ld bytes (its max.message.bytes) but the "
+                "producer makes them up to %s bytes (batch.size): the broker would refuse a full "
+                "batch of small messages; set kafka.batch.size=%ld or less",
+                name, t->topic_max, bs, t->topic_max);
     return t;
+}
+
+/* What the broker counts for one message in a batch of its own: the record
+ * batch header (61 bytes), the record's own fields (up to 21), and per
+ * header its name and value with two length varints. */
+static size_t record_size(size_t keylen, size_t valuelen, const char *key_schema,
+                          const char *value_schema)
+{
+    size_t size = 61 + 21 + keylen + valuelen + 3 * (13 + 2 + 20);
+    if (key_schema)
+        size += 20 + 2 + strlen(key_schema);
+    if (value_schema)
+        size += 22 + 2 + strlen(value_schema);
+    return size;
 }
 
 /* Rare path: a message over max_bytes before compression. The producer's
  * limit applies to it as it is; the topic's limit applies to the batch the
  * broker receives, compressed, so with compression on the value and key are
- * compressed here with zstd at level 1 to estimate that (a single message
- * this large travels in a batch of its own). The broker's delivery report
+ * compressed here with zstd at level 1 to estimate that (a message this
+ * large fills a batch nearly alone; a batch of several is kept under the
+ * topic's limit by kafka.batch.size, see kafka_sink_topic()). The broker's delivery report
  * stays the last word for what the estimate lets through. Returns 1 (err
  * set) when the message is too large. */
 static int too_big(kafka_sink *k, const kafka_topic *t, const void *key, size_t keylen,
@@ -533,14 +590,8 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
                        const void *value, size_t valuelen, const kafka_headers *h,
                        uint64_t msg_opaque, char *err, size_t errsize)
 {
-    /* What the broker counts: the record batch header (61 bytes), the
-     * record's own fields (up to 21), and per header its name and value
-     * with two length varints. */
-    size_t size = 61 + 21 + keylen + (value ? valuelen : 0) + 3 * (13 + 2 + 20);
-    if (h->key_schema && key)
-        size += 20 + 2 + strlen(h->key_schema);
-    if (h->value_schema && value)
-        size += 22 + 2 + strlen(h->value_schema);
+    size_t size = record_size(keylen, value ? valuelen : 0, key ? h->key_schema : NULL,
+                              value ? h->value_schema : NULL);
     if (t->max_bytes > 0 && size > (size_t)t->max_bytes &&
         too_big(k, t, key, keylen, value, valuelen, size, err, errsize))
         return KAFKA_SINK_TOOBIG;

@@ -63,6 +63,8 @@ for want in "$S.t" "key id=2" "max.message.bytes is 20000" "compressed" "on_over
     case "$line" in *"$want"*) ;; *) fail "the error does not say '$want': $line" ;; esac
 done
 note "fail: exit $AGENT_RC; $line"
+grep 'level=warn' "$dir/a1.log" | grep -q "set kafka.batch.size=20000 or less" ||
+    fail "no warning that the producer's batch.size exceeds the topic's limit"
 n=$(consume "$PREFIX" "$TOPIC" | wc -l)
 [ "$n" -eq 1 ] || fail "after the failure $TOPIC holds $n messages, want 1 (row 1 only)"
 slot_flushed_past "$SLOT" "$big_lsn" && fail "the slot was acknowledged past the oversize row"
@@ -114,4 +116,42 @@ grep 'level=error' "$dir/a4.log" | grep -q "snapshot row of table $S.t (key id=2
     fail "the snapshot's error does not name the table and key:
 $(tail -n 20 "$dir/a4.log")"
 note "snapshot: skip published $snap; fail stopped with the row named"
+
+# --- 4. a batch over the limit, each message under it ----------------------
+# 60 rows of about 2,000 random hex characters in one transaction: every
+# message fits the topic, the producer's batch (up to batch.size, 1 MB) does
+# not. The broker refuses the batch; even with on_oversize=skip none of these
+# rows may count as delivered: the agent says to lower kafka.batch.size and
+# retries. With it lowered, every row arrives.
+start_agent "$dir/a5.log" "${COMMON[@]}" --set "slot.name=$SLOT" --set snapshot.mode=never \
+    --set on_oversize=skip
+psql_primary -c "INSERT INTO $S.t SELECT 100 + g, (SELECT string_agg(md5(g::text || h::text || random()::text), '')
+                 FROM generate_series(1, 62) h) FROM generate_series(1, 60) g" >/dev/null
+batch_lsn=$(psql_primary -c "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 300); do
+    grep -q "lower kafka.batch.size" "$dir/a5.log" && break
+    sleep 0.1
+done
+grep -q "lower kafka.batch.size" "$dir/a5.log" || fail "no error naming kafka.batch.size:
+$(tail -n 20 "$dir/a5.log")"
+grep -q "skipped a change.*key id=1[0-9][0-9]" "$dir/a5.log" &&
+    fail "a row of a refused batch was skipped as oversize"
+sleep 2
+slot_flushed_past "$SLOT" "$batch_lsn" && fail "the slot passed the refused batch"
+stop_agent
+start_agent "$dir/a6.log" "${COMMON[@]}" --set "slot.name=$SLOT" --set snapshot.mode=never \
+    --set on_oversize=skip --set kafka.batch.size=15000
+wait_slot_flushed_past "$SLOT" "$batch_lsn" 60 ||
+    fail "the slot did not pass the batch with kafka.batch.size=15000"
+got=$(consume "$PREFIX" "$TOPIC" | "$TW_PY" -c '
+import json, sys
+ids = set()
+for l in sys.stdin:
+    v = json.loads(l)["value"]
+    if v and v["op"] == "c" and v["after"]["id"] > 100:
+        ids.add(v["after"]["id"])
+print(len(ids))')
+[ "$got" = 60 ] || fail "$got of the 60 rows arrived with kafka.batch.size=15000"
+stop_agent
+note "batch: refused without a skip; all 60 rows arrived with kafka.batch.size=15000"
 note "ok"
