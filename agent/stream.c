@@ -518,6 +518,7 @@ int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err,
     }
     memset(ev, 0, sizeof *ev);
     int64_t deadline = now_ms() + timeout_ms;
+    int read_before_wait = 0;
     for (;;) {
         if (s->flush_pending) {
             int f = PQflush(s->conn);
@@ -544,6 +545,18 @@ int tw_stream_next(tw_stream *s, int timeout_ms, tw_stream_event *ev, char *err,
             return 0;
         }
         if (n == 0) {
+            /* Over TLS, OpenSSL can hold the rest of a record libpq read
+             * only in part: the socket then shows nothing to poll() while a
+             * message is complete. One read before waiting takes it. */
+            if (!read_before_wait && PQsslInUse(s->conn)) {
+                read_before_wait = 1;
+                if (!PQconsumeInput(s->conn)) {
+                    tw_pg_error(s->conn, err, errsize);
+                    return -1;
+                }
+                continue;
+            }
+            read_before_wait = 0;
             int64_t left = deadline - now_ms();
             if (left <= 0)
                 return 0;
