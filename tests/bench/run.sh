@@ -38,7 +38,7 @@
 #
 #   tests/bench/run.sh [--rows N] [--scenarios insert_1tx,insert_10k,update_1tx,insert_5m_1tx,snapshot,latency]
 #                      [--latency-seconds S] [--latency-rate R] [--json FILE]
-#                      [--set KEY=VALUE]...
+#                      [--set KEY=VALUE]... [--pg-tls]
 #
 # Prints a table (and one for the snapshot, one for the latency); --json
 # writes every figure. Scenarios: insert_1tx (N inserts in one transaction),
@@ -48,6 +48,11 @@
 # snapshot of N rows, 1 and 4 threads), latency (R rows/s for S seconds).
 # Default N = 1,000,000. --set passes a configuration key to every
 # `tidewater run` (e.g. --set kafka.compression.codec=none to compare).
+# The sessions to the standby (baselines and agent alike) are plaintext
+# (sslmode=disable) unless --pg-tls: the test servers accept TLS, and with
+# it every small message the walsender sends is a TLS record of its own,
+# which costs the reading side (libpq: two recv() and a decryption per
+# record) more than the whole pipeline does.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=1000000
@@ -56,8 +61,9 @@ LAT_SECONDS=60
 LAT_RATE=5000
 JSON=""
 EXTRA=()
+PG_TLS=0
 usage() {
-    echo "usage: $0 [--rows N] [--scenarios a,b] [--latency-seconds S] [--latency-rate R] [--json FILE] [--set KEY=VALUE]..." >&2
+    echo "usage: $0 [--rows N] [--scenarios a,b] [--latency-seconds S] [--latency-rate R] [--json FILE] [--set KEY=VALUE]... [--pg-tls]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -68,6 +74,7 @@ while [ $# -gt 0 ]; do
     --latency-rate) LAT_RATE=$2; shift 2 ;;
     --json) JSON=$2; shift 2 ;;
     --set) EXTRA+=(--set "$2"); shift 2 ;;
+    --pg-tls) PG_TLS=1; shift ;;
     *) usage ;;
     esac
 done
@@ -98,6 +105,7 @@ if ! [ -f "$REPO/tests/env/state/env.sh" ] || ! bash "$REPO/tests/env/ctl.sh" st
 fi
 # shellcheck disable=SC1091
 . "$REPO/tests/env/state/env.sh"
+[ "$PG_TLS" = 1 ] || TW_PG_STANDBY_DSN="$TW_PG_STANDBY_DSN sslmode=disable"
 work=$(mktemp -d)
 AGENT_PID=""
 WRAP_PID=""
