@@ -183,17 +183,6 @@ int tw_catalog_slot_status(tw_catalog *c, const char *slot, int *wal_status,
     return 0;
 }
 
-int tw_catalog_in_recovery(tw_catalog *c, int *in_recovery, char *err, size_t errsize)
-{
-    PGresult *res =
-        tw_pg_exec(c->conn, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, err, errsize);
-    if (!res)
-        return -1;
-    *in_recovery = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return 0;
-}
-
 /* Runs sql, reconnecting once when the connection broke. */
 static PGresult *exec_retry(tw_catalog *c, const char *sql, int nparams, const char *const *params,
                             char *err, size_t errsize)
@@ -204,6 +193,17 @@ static PGresult *exec_retry(tw_catalog *c, const char *sql, int nparams, const c
         res = tw_pg_exec(c->conn, sql, nparams, params, err, errsize);
     }
     return res;
+}
+
+/* Through exec_retry: a failover may well have cut the catalog session. */
+int tw_catalog_in_recovery(tw_catalog *c, int *in_recovery, char *err, size_t errsize)
+{
+    PGresult *res = exec_retry(c, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, err, errsize);
+    if (!res)
+        return -1;
+    *in_recovery = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return 0;
 }
 
 int tw_catalog_published(tw_catalog *c, const char *pub, const tw_published_table **tabs,

@@ -228,7 +228,8 @@ static char *read_whole_file(const char *path, size_t max, const char *what, siz
     if (!buf)
         tw_errf(err, errsize, "%s: out of memory reading '%s'", what, path);
     else if (too_big)
-        tw_errf(err, errsize, "%s: '%s' is %zu MiB or larger", what, path, max >> 20);
+        tw_errf(err, errsize, "%s: '%s' is too large (the limit is %zu MiB)", what, path,
+                max >> 20);
     else if (ferror(f))
         tw_errf(err, errsize, "%s: error reading '%s'", what, path);
     fclose(f);

@@ -148,16 +148,16 @@ int tw_relation_build_from_catalog(tw_relation *r, uint32_t relid, const char *n
  * fingerprint, Avro schemas and topic. */
 int tw_relation_same_schema(const tw_relation *a, const tw_relation *b);
 
-/* Encodes the key record of a tuple (new tuple, or old key/full tuple) as
- * framed Avro (see key_registry_id) into out (reset first). old (may be NULL) supplies key
- * values that t leaves unsent: the server does not resend a key column
- * stored out of line that an UPDATE did not change, but logs it in the old
- * key tuple. Returns 0, or -1 with err. */
 /* The key of row t (old as for tw_relation_encode_key) as text for a
  * message: `col=value, …` with the values as PostgreSQL sent them, each cut
  * at 64 bytes; "(no key)" for a table without one. Always terminated. */
 void tw_relation_key_text(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old, char *out,
                           size_t outsize);
+/* Encodes the key record of a tuple (new tuple, or old key/full tuple) as
+ * framed Avro (see key_registry_id) into out (reset first). old (may be NULL) supplies key
+ * values that t leaves unsent: the server does not resend a key column
+ * stored out of line that an UPDATE did not change, but logs it in the old
+ * key tuple. Returns 0, or -1 with err. */
 int tw_relation_encode_key(const tw_relation *r, const pgo_tuple *t, const pgo_tuple *old,
                            tw_buf *out, char *err, size_t errsize);
 

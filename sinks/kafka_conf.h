@@ -17,14 +17,14 @@
 
 struct tw_config;
 
-/* client_id: the librdkafka client.id unless the configuration sets one.
- * defaults: NULL, or name/value pairs ending with NULL, applied before the
- * user's kafka.* keys so that those win. Returns NULL with the reason in err
- * when a property is unknown or bad. */
 /* The log callback kafka_conf_build() installs (librdkafka's lines to
  * tw_log); a client that installs its own may call it to keep them. */
 void kafka_conf_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* client_id: the librdkafka client.id unless the configuration sets one.
+ * defaults: NULL, or name/value pairs ending with NULL, applied before the
+ * user's kafka.* keys so that those win. Returns NULL with the reason in err
+ * when a property is unknown or bad. */
 rd_kafka_conf_t *kafka_conf_build(const struct tw_config *cfg, const char *client_id,
                                   const char *const *defaults, char *err, size_t errsize);
 
