@@ -110,9 +110,9 @@ work=$(mktemp -d)
 AGENT_PID=""
 WRAP_PID=""
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    [ -n "$WRAP_PID" ] && kill -9 "$WRAP_PID" 2>/dev/null
-    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
+    [ -n "$WRAP_PID" ] && kill -9 "$WRAP_PID" 2>/dev/null || true
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null || true
     rm -rf "$work"
     [ "$started_services" = 1 ] && bash "$REPO/tests/env/down.sh" >/dev/null 2>&1
     true

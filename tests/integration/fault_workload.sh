@@ -30,7 +30,7 @@ errfile=$(mktemp)
 pause=$(awk -v r="$RATE" 'BEGIN { printf "%.4f", 1 / r }')
 
 finish() {
-    [ -n "$psql_pid" ] && kill "$psql_pid" 2>/dev/null
+    [ -n "$psql_pid" ] && kill "$psql_pid" 2>/dev/null || true
     rm -f "$errfile"
     echo "workload: batches=$batches failed_batches=$failed txns=$txns sql_errors=$errors"
     exit 0

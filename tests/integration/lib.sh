@@ -195,7 +195,7 @@ SQL
 # drop_test_objects SCHEMA SLOT: for cleanup traps; kills the agent, drops the
 # test's slot on the server under test, its publication and schema. Never fails.
 drop_test_objects() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
     psql_target -c "SELECT pg_drop_replication_slot('$2') FROM pg_replication_slots WHERE slot_name = '$2'" >/dev/null 2>&1 || true
     psql_primary -c "DROP PUBLICATION IF EXISTS ${1}_pub" -c "DROP SCHEMA IF EXISTS $1 CASCADE" >/dev/null 2>&1 || true
 }

@@ -14,7 +14,7 @@ SLOT="tw_env_$ID"
 PREFIX="env$ID"
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
     psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     rm -rf "$dir"
 }

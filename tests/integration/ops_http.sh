@@ -14,7 +14,7 @@ PORT=$((20000 + RANDOM % 20000))
 URL="http://127.0.0.1:$PORT"
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start kafka >/dev/null 2>&1 || true
     psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     rm -rf "$dir"

@@ -11,7 +11,7 @@ ID="$$_$RANDOM"
 SLOT="tw_idle_$ID"
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
     psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     psql_primary -c "DROP TABLE IF EXISTS public.tw_idle_$ID" >/dev/null 2>&1 || true
     rm -rf "$dir"

@@ -15,7 +15,7 @@ S="tw_ko_$ID"
 N=3000
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
+    [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null || true
     bash "$TW_SOURCE_DIR/tests/env/ctl.sh" start kafka >/dev/null 2>&1 || true
     drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"

@@ -16,7 +16,7 @@ S="tw_rs_$ID"
 N=4000
 dir=$(mktemp -d)
 cleanup() {
-    [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
+    [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null || true
     drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"
 }

@@ -15,8 +15,8 @@ APP="tw_ro_$$"
 SLOT="tw_ro_slot_$$"
 : "${TW_PROBE:=$TW_SOURCE_DIR/build/tests/stream_probe}"
 restore() {
-    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
-    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null || true
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null || true
     psql_standby -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('$SLOT', '${SLOT}_s')" >/dev/null 2>&1 || true
     reset_statement_logging
 }

@@ -21,7 +21,7 @@ HOOK_PORT=$((PORT + 1))
 dir=$(mktemp -d)
 HOOK_PID=""
 cleanup() {
-    [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null
+    [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null || true
     drop_test_objects "$S" "$SLOT"
     rm -rf "$dir"
 }

@@ -12,7 +12,7 @@ require_services
 SLOT="tw_stream_test_$$"
 out=$(mktemp -d)
 cleanup() {
-    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null || true
     psql_standby -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
     psql_primary -c "DROP TABLE IF EXISTS public.tw_unpublished" >/dev/null 2>&1 || true
     rm -rf "$out"
