@@ -159,7 +159,7 @@ static void on_delivery(void *app, uint64_t opaque, int ok, int too_large, const
             p->snap_failed++;
             atomic_fetch_add(&tw_m.delivery_errors, 1);
             snprintf(p->last_delivery_err, sizeof p->last_delivery_err, "%s", errstr);
-            p->oversize_refused |= too_large && !p->skip_oversize;
+            p->oversize_refused |= too_large; /* skip_refused() took it otherwise */
         }
         return;
     }
@@ -1091,14 +1091,12 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                     p->nulled, r->nspname, r->relname);
     }
     int rc = produce(p, r, &p->key, &p->val);
+    char keytext[512];
+    const pgo_tuple *keyed = key_from ? key_from : after ? after : before;
+    tw_table_metrics *tm = r->stats;
     if (rc == P_OVERSIZE) {
-        char keytext[512];
         char lsn[24];
-        tw_relation_key_text(r,
-                             key_from ? key_from
-                             : after  ? after
-                                      : before,
-                             key_old, keytext, sizeof keytext);
+        tw_relation_key_text(r, keyed, key_old, keytext, sizeof keytext);
         tw_lsn_str(p->change_lsn, lsn, sizeof lsn);
         if (!p->skip_oversize) {
             tw_error("pipeline",
@@ -1111,29 +1109,19 @@ static int encode_and_produce(pipe_t *p, tw_relation *r, char op, const pgo_tupl
                 "skipped a change (op %c) to table %s.%s, key %s, at LSN %s "
                 "(on_oversize=skip): %s",
                 op, r->nspname, r->relname, keytext, lsn, p->oversize_err);
-        if (r->stats)
-            atomic_fetch_add(&((tw_table_metrics *)r->stats)->oversize_skipped, 1);
-        /* A delete's tombstone (key only) still goes out. */
-        if (!(tombstone && p->tombstones && r->nkey > 0))
-            return P_OK;
-        rc = produce(p, r, &p->key, NULL);
-        if (rc == P_OVERSIZE) {
-            tw_error("pipeline", "tombstone of table %s.%s, key %s: %s", r->nspname, r->relname,
-                     keytext, p->oversize_err);
-            rc = P_FATAL;
-        }
-        return rc;
-    }
-    tw_table_metrics *tm = r->stats;
-    if (rc == P_OK && tm) {
+        if (tm)
+            atomic_fetch_add(&tm->oversize_skipped, 1);
+        rc = P_OK; /* a delete's tombstone (key only) still goes out */
+    } else if (rc == P_OK && tm) {
         int opi = op == 'c' ? TW_OP_C : op == 'u' ? TW_OP_U : op == 'd' ? TW_OP_D : TW_OP_T;
         atomic_fetch_add(&tm->changes[opi], 1);
     }
     if (rc == P_OK && tombstone && p->tombstones && r->nkey > 0) {
         rc = produce(p, r, &p->key, NULL);
-        if (rc == P_OVERSIZE) { /* a limit lowered between the two */
-            tw_error("pipeline", "tombstone of table %s.%s: %s", r->nspname, r->relname,
-                     p->oversize_err);
+        if (rc == P_OVERSIZE) { /* a limit lowered since the envelope's check */
+            tw_relation_key_text(r, keyed, key_old, keytext, sizeof keytext);
+            tw_error("pipeline", "tombstone of table %s.%s, key %s: %s", r->nspname, r->relname,
+                     keytext, p->oversize_err);
             rc = P_FATAL;
         }
     }
@@ -1609,29 +1597,23 @@ static int take_snapshot(pipe_t *p, const char *snapname, uint64_t lsn, int impo
                 "stopped during the snapshot (%" PRIu64 " rows sent): the next start finishes it",
                 produced);
         rc = P_STOP;
+    } else if (p->oversize_refused) {
+        tw_error("snapshot",
+                 "the broker refused a snapshot row for its size: %s. Raise the topic's "
+                 "max.message.bytes (and kafka.message.max.bytes), or set on_oversize=skip",
+                 p->last_delivery_err);
+        rc = P_FATAL;
     } else {
         char kerr[1100] = "";
-        if (p->oversize_refused)
-            snprintf(kerr, sizeof kerr, "the broker refused a snapshot row for its size: %s",
-                     p->last_delivery_err);
-        else if (p->snap_failed)
+        if (p->snap_failed)
             snprintf(kerr, sizeof kerr, "delivery failed: %s", p->last_delivery_err);
         else if (kafka_sink_fatal(p->sink, kerr, sizeof kerr))
             ; /* kerr says it */
         else
             snprintf(kerr, sizeof kerr, "%s", err);
-        if (p->oversize_refused) {
-            tw_error("snapshot",
-                     "%s. Raise the topic's max.message.bytes (and kafka.message.max.bytes), or "
-                     "set on_oversize=skip",
-                     kerr);
-            rc = P_FATAL;
-        } else {
-            tw_error("snapshot", "%s; the snapshot is finished after the restart", kerr);
-            p->cause =
-                src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
-            rc = P_RESTART;
-        }
+        tw_error("snapshot", "%s; the snapshot is finished after the restart", kerr);
+        p->cause = src == TW_SNAP_RETRY && !p->snap_failed ? TW_RESTART_STREAM : TW_RESTART_KAFKA;
+        rc = P_RESTART;
     }
     p->snap = NULL;
     free(p->snap_table_acked);

@@ -38,13 +38,13 @@ static const char *const producer_defaults[] = {
 
 #define ADMIN_TIMEOUT_MS 30000
 #define MAX_BROKERS      64
+#define SCHEMA_ID_LEN    33 /* "<crc>/<variant>", 16 hex digits each (schemas/relation.h) */
 
 struct kafka_topic {
     char *name;
     rd_kafka_topic_t *rkt;
-    long max_bytes;    /* the largest message it takes (kafka_sink_topic()) */
-    long topic_max;    /* the topic's max.message.bytes (on the wire: compressed), -1 unknown */
-    long producer_max; /* the producer's message.max.bytes (uncompressed) */
+    long max_bytes; /* the largest message it takes (kafka_sink_topic()) */
+    long topic_max; /* the topic's max.message.bytes (on the wire: compressed), -1 unknown */
     struct kafka_topic *next;
 };
 
@@ -55,6 +55,8 @@ struct kafka_sink {
     void *app;
     kafka_topic *topics; /* few (one per table): a list is enough */
     int compressed;      /* compression.codec is not none: see too_big() */
+    long producer_max;   /* message.max.bytes (uncompressed), from the configuration */
+    long batch_size;     /* batch.size, from the configuration */
     int connected;       /* see kafka_sink_connected() */
     /* librdkafka's last error line (a broker refusing our credentials, a
      * certificate we reject), written from its threads. Cleared before a
@@ -106,8 +108,8 @@ static void add_last_error(kafka_sink *k, char *err, size_t errsize)
 
 static int too_big(kafka_sink *k, const kafka_topic *t, const void *key, size_t keylen,
                    const void *value, size_t valuelen, size_t size, char *err, size_t errsize);
-static size_t record_size(size_t keylen, size_t valuelen, const char *key_schema,
-                          const char *value_schema);
+static size_t record_size(size_t keylen, size_t valuelen, size_t key_schema_len,
+                          size_t value_schema_len);
 
 /* The broker refused a message "for its size": it checks whole batches, so
  * that is this message's fault only when it alone is over the topic's
@@ -120,9 +122,8 @@ static int alone_too_large(kafka_sink *k, const rd_kafka_message_t *m, char *why
         t = t->next;
     if (!t)
         return 1; /* not ours to judge: take the broker's word */
-    /* the schema headers' exact lengths do not matter at this scale */
     size_t size =
-        record_size(m->key_len, m->len, m->key ? "-" : NULL, m->payload ? "-" : NULL) + 2 * 34;
+        record_size(m->key_len, m->len, m->key ? SCHEMA_ID_LEN : 0, m->payload ? SCHEMA_ID_LEN : 0);
     if (too_big(k, t, m->key, m->key_len, m->payload, m->len, size, why, whysize))
         return 1;
     snprintf(why, whysize,
@@ -236,6 +237,15 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
            rd_kafka_err2str(err));
 }
 
+/* A numeric property of conf, or dflt (librdkafka's default) when it cannot
+ * be read. */
+static long conf_long(const rd_kafka_conf_t *conf, const char *name, long dflt)
+{
+    char v[32];
+    size_t n = sizeof v;
+    return rd_kafka_conf_get(conf, name, v, &n) == RD_KAFKA_CONF_OK ? strtol(v, NULL, 10) : dflt;
+}
+
 kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
                            kafka_delivery_fn on_delivery, void *app, char *err, size_t errsize)
 {
@@ -256,13 +266,12 @@ kafka_sink *kafka_sink_new(const tw_config *cfg, const char *client_id,
     rd_kafka_conf_set_log_cb(conf, sink_log_cb);
     /* A stall shows within one statistics interval after it began, but
      * never sooner than 5 s of silence (a busy broker can be slow). */
+    long long stats_ms = conf_long(conf, "statistics.interval.ms", 5000);
+    k->stall_us = (stats_ms > 5000 ? stats_ms : 5000) * 1000;
+    k->producer_max = conf_long(conf, "message.max.bytes", 1000000);
+    k->batch_size = conf_long(conf, "batch.size", 1000000);
     char v[32];
     size_t vn = sizeof v;
-    long long stats_ms = 5000;
-    if (rd_kafka_conf_get(conf, "statistics.interval.ms", v, &vn) == RD_KAFKA_CONF_OK)
-        stats_ms = strtoll(v, NULL, 10);
-    k->stall_us = (stats_ms > 5000 ? stats_ms : 5000) * 1000;
-    vn = sizeof v;
     k->compressed = rd_kafka_conf_get(conf, "compression.codec", v, &vn) != RD_KAFKA_CONF_OK ||
                     strcmp(v, "none") != 0;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -411,21 +420,6 @@ static long topic_max_message_bytes(kafka_sink *k, const char *name, char *err, 
     return v;
 }
 
-/* The producer's own limit (message.max.bytes, after the user's keys). */
-static long producer_max_bytes(kafka_sink *k)
-{
-    char v[32];
-    size_t n = sizeof v;
-    if (rd_kafka_conf_get(rd_kafka_conf(k->rk), "message.max.bytes", v, &n) != RD_KAFKA_CONF_OK)
-        return 1000000; /* librdkafka's default */
-    return strtol(v, NULL, 10);
-}
-
-long kafka_sink_topic_max_bytes(const kafka_topic *t)
-{
-    return t->max_bytes;
-}
-
 kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char *err,
                               size_t errsize)
 {
@@ -476,7 +470,7 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
     k->connected = 1; /* a broker just answered for it */
     char why[512];
     t->topic_max = topic_max_message_bytes(k, name, why, sizeof why);
-    t->max_bytes = t->producer_max = producer_max_bytes(k);
+    t->max_bytes = k->producer_max;
     if (t->topic_max < 0)
         tw_info("kafka",
                 "cannot read max.message.bytes of topic '%s' (%s): messages are checked against "
@@ -484,30 +478,27 @@ kafka_topic *kafka_sink_topic(kafka_sink *k, const char *name, int compact, char
                 name, why, t->max_bytes);
     else if (t->topic_max < t->max_bytes)
         t->max_bytes = t->topic_max;
-    char bs[32];
-    size_t bn = sizeof bs;
-    if (t->topic_max > 0 &&
-        rd_kafka_conf_get(rd_kafka_conf(k->rk), "batch.size", bs, &bn) == RD_KAFKA_CONF_OK &&
-        strtol(bs, NULL, 10) > t->topic_max)
+    if (t->topic_max > 0 && k->batch_size > t->topic_max)
         tw_warn("kafka",
                 "topic '%s' takes batches of at most %ld bytes (its max.message.bytes) but the "
-                "producer makes them up to %s bytes (batch.size): the broker would refuse a full "
+                "producer makes them up to %ld bytes (batch.size): the broker would refuse a full "
                 "batch of small messages; set kafka.batch.size=%ld or less",
-                name, t->topic_max, bs, t->topic_max);
+                name, t->topic_max, k->batch_size, t->topic_max);
     return t;
 }
 
 /* What the broker counts for one message in a batch of its own: the record
  * batch header (61 bytes), the record's own fields (up to 21), and per
- * header its name and value with two length varints. */
-static size_t record_size(size_t keylen, size_t valuelen, const char *key_schema,
-                          const char *value_schema)
+ * header its name and value with two length varints. A schema id header is
+ * there when its length is not 0. */
+static size_t record_size(size_t keylen, size_t valuelen, size_t key_schema_len,
+                          size_t value_schema_len)
 {
     size_t size = 61 + 21 + keylen + valuelen + 3 * (13 + 2 + 20);
-    if (key_schema)
-        size += 20 + 2 + strlen(key_schema);
-    if (value_schema)
-        size += 22 + 2 + strlen(value_schema);
+    if (key_schema_len)
+        size += 20 + 2 + key_schema_len;
+    if (value_schema_len)
+        size += 22 + 2 + value_schema_len;
     return size;
 }
 
@@ -516,17 +507,17 @@ static size_t record_size(size_t keylen, size_t valuelen, const char *key_schema
  * broker receives, compressed, so with compression on the value and key are
  * compressed here with zstd at level 1 to estimate that (a message this
  * large fills a batch nearly alone; a batch of several is kept under the
- * topic's limit by kafka.batch.size, see kafka_sink_topic()). The broker's delivery report
- * stays the last word for what the estimate lets through. Returns 1 (err
+ * topic's limit by kafka.batch.size, see kafka_sink_topic()). The broker's
+ * delivery report stays the last word for what the estimate lets through. Returns 1 (err
  * set) when the message is too large. */
 static int too_big(kafka_sink *k, const kafka_topic *t, const void *key, size_t keylen,
                    const void *value, size_t valuelen, size_t size, char *err, size_t errsize)
 {
-    if (t->producer_max > 0 && size > (size_t)t->producer_max) {
+    if (k->producer_max > 0 && size > (size_t)k->producer_max) {
         snprintf(err, errsize,
                  "message of %zu bytes (key %zu bytes, value %zu bytes, with headers and record "
                  "overhead) is larger than the producer's message.max.bytes (%ld) for topic '%s'",
-                 size, keylen, value ? valuelen : 0, t->producer_max, t->name);
+                 size, keylen, value ? valuelen : 0, k->producer_max, t->name);
         return 1;
     }
     size_t wire = size;
@@ -590,8 +581,9 @@ int kafka_sink_produce(kafka_sink *k, kafka_topic *t, const void *key, size_t ke
                        const void *value, size_t valuelen, const kafka_headers *h,
                        uint64_t msg_opaque, char *err, size_t errsize)
 {
-    size_t size = record_size(keylen, value ? valuelen : 0, key ? h->key_schema : NULL,
-                              value ? h->value_schema : NULL);
+    size_t size =
+        record_size(keylen, value ? valuelen : 0, key && h->key_schema ? strlen(h->key_schema) : 0,
+                    value && h->value_schema ? strlen(h->value_schema) : 0);
     if (t->max_bytes > 0 && size > (size_t)t->max_bytes &&
         too_big(k, t, key, keylen, value, valuelen, size, err, errsize))
         return KAFKA_SINK_TOOBIG;

@@ -89,9 +89,6 @@ void kafka_sink_poll(kafka_sink *k, int timeout_ms);
  * outstanding (0 = all delivered or failed, reports served). */
 int kafka_sink_flush(kafka_sink *k, int timeout_ms);
 
-/* The largest message topic t takes, in bytes (see kafka_sink_topic()). */
-long kafka_sink_topic_max_bytes(const kafka_topic *t);
-
 /* Messages queued or in flight, not yet reported. */
 int kafka_sink_outstanding(kafka_sink *k);
 
